@@ -1,0 +1,28 @@
+//! runstore: an embedded, append-only storage engine for machine-learning
+//! experiment tracking that keeps MLflow's data model and answers MLflow's
+//! search language with MLflow's results.
+//!
+//! The log is the truth: every change is a typed, checksummed record in a
+//! writer's stream of segment files. The catalog, indexes and metric columns
+//! are derived from it, checkpointed with the log position they reflect, and
+//! rebuilt from it when missing. See `docs/architecture.md`.
+
+pub mod error;
+pub mod model;
+
+pub mod catalog;
+pub mod index;
+pub mod log;
+pub mod query;
+pub mod series;
+pub mod store;
+
+pub mod import;
+
+pub use error::{Error, ErrorCode, Result};
+pub use model::{
+    Dataset, DatasetInput, Experiment, InputTag, LifecycleStage, Metric, MetricPoint, NewRun,
+    Param, Run, RunInfo, RunRecord, RunStatus, RunTag, ViewType,
+};
+pub use query::{ExperimentPage, ExperimentSearchRequest, SearchPage, SearchRequest};
+pub use store::{Durability, Options, Store};
