@@ -1,0 +1,412 @@
+//! The run table: one row per run by ordinal, the experiments, and the
+//! per-key indexes kept in step with every change.
+//!
+//! These are mutation primitives; MLflow's rules are checked by the store
+//! before a record is logged, so applying a logged record never fails.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use roaring::RoaringBitmap;
+
+use super::{Dict, MetricIndex, Ordinal, StringIndex};
+use crate::model::{
+    DatasetInput, Experiment, LifecycleStage, MetricPoint, Run, RunInfo, RunStatus,
+};
+
+/// One run, with interned params and tags and its latest metric points.
+#[derive(Debug, Clone)]
+pub struct RunRow {
+    pub run_id: Arc<str>,
+    /// Ordinal of its experiment in [`RunTable::experiments`].
+    pub experiment: u32,
+    pub run_name: String,
+    pub user_id: String,
+    pub status: RunStatus,
+    pub start_time: i64,
+    pub end_time: Option<i64>,
+    pub lifecycle: LifecycleStage,
+    pub artifact_uri: String,
+    pub deleted_time: Option<i64>,
+    /// (param key id, value id), sorted by key id.
+    pub params: Vec<(u32, u32)>,
+    /// (tag key id, value id), sorted by key id.
+    pub tags: Vec<(u32, u32)>,
+    /// (metric key id, latest point by MLflow's rule), sorted by key id.
+    pub metrics: Vec<(u32, MetricPoint)>,
+    pub inputs: Vec<DatasetInput>,
+}
+
+/// An experiment and the runs in it.
+#[derive(Debug, Clone)]
+pub struct ExperimentRow {
+    pub experiment: Experiment,
+    pub runs: RoaringBitmap,
+}
+
+/// Every run and experiment with their indexes.
+#[derive(Debug, Default, Clone)]
+pub struct RunTable {
+    rows: Vec<RunRow>,
+    by_id: HashMap<Arc<str>, Ordinal>,
+    experiments: Vec<ExperimentRow>,
+    experiment_by_id: HashMap<String, u32>,
+    experiment_by_name: HashMap<String, u32>,
+    deleted: RoaringBitmap,
+    param_keys: Dict,
+    tag_keys: Dict,
+    metric_keys: Dict,
+    params: Vec<StringIndex>,
+    tags: Vec<StringIndex>,
+    metrics: Vec<MetricIndex>,
+}
+
+fn find<T: Copy>(pairs: &[(u32, T)], key: u32) -> Result<usize, usize> {
+    pairs.binary_search_by_key(&key, |(k, _)| *k)
+}
+
+impl RunTable {
+    // ---- experiments ----
+
+    /// Inserts or replaces an experiment (matched by id).
+    pub fn put_experiment(&mut self, experiment: Experiment) -> u32 {
+        if let Some(&e) = self.experiment_by_id.get(&experiment.experiment_id) {
+            let old_name = self.experiments[e as usize].experiment.name.clone();
+            self.experiment_by_name.remove(&old_name);
+            self.experiment_by_name.insert(experiment.name.clone(), e);
+            self.experiments[e as usize].experiment = experiment;
+            return e;
+        }
+        let e = self.experiments.len() as u32;
+        self.experiment_by_id
+            .insert(experiment.experiment_id.clone(), e);
+        self.experiment_by_name.insert(experiment.name.clone(), e);
+        self.experiments.push(ExperimentRow {
+            experiment,
+            runs: RoaringBitmap::new(),
+        });
+        e
+    }
+
+    /// Ordinal of the experiment with this id.
+    pub fn experiment_ordinal(&self, id: &str) -> Option<u32> {
+        self.experiment_by_id.get(id).copied()
+    }
+
+    /// Ordinal of the experiment with this name (active or deleted).
+    pub fn experiment_ordinal_by_name(&self, name: &str) -> Option<u32> {
+        self.experiment_by_name.get(name).copied()
+    }
+
+    pub fn experiment(&self, e: u32) -> &ExperimentRow {
+        &self.experiments[e as usize]
+    }
+
+    pub fn experiment_mut(&mut self, e: u32) -> &mut Experiment {
+        &mut self.experiments[e as usize].experiment
+    }
+
+    /// Renames experiment `e`, keeping the name map in step.
+    pub fn rename_experiment(&mut self, e: u32, name: &str) {
+        let row = &mut self.experiments[e as usize].experiment;
+        self.experiment_by_name.remove(&row.name);
+        row.name = name.to_string();
+        self.experiment_by_name.insert(name.to_string(), e);
+    }
+
+    pub fn experiments(&self) -> &[ExperimentRow] {
+        &self.experiments
+    }
+
+    // ---- runs ----
+
+    /// Adds a run; its experiment must exist. Returns its ordinal.
+    pub fn insert_run(&mut self, info: &RunInfo) -> Option<Ordinal> {
+        let e = self.experiment_ordinal(&info.experiment_id)?;
+        let ord = self.rows.len() as Ordinal;
+        let run_id: Arc<str> = Arc::from(info.run_id.as_str());
+        self.rows.push(RunRow {
+            run_id: run_id.clone(),
+            experiment: e,
+            run_name: info.run_name.clone(),
+            user_id: info.user_id.clone(),
+            status: info.status,
+            start_time: info.start_time,
+            end_time: info.end_time,
+            lifecycle: LifecycleStage::Active,
+            artifact_uri: info.artifact_uri.clone(),
+            deleted_time: None,
+            params: Vec::new(),
+            tags: Vec::new(),
+            metrics: Vec::new(),
+            inputs: Vec::new(),
+        });
+        self.by_id.insert(run_id, ord);
+        self.experiments[e as usize].runs.insert(ord);
+        self.set_lifecycle(ord, info.lifecycle_stage, info.deleted_time);
+        Some(ord)
+    }
+
+    pub fn ordinal(&self, run_id: &str) -> Option<Ordinal> {
+        self.by_id.get(run_id).copied()
+    }
+
+    pub fn row(&self, ord: Ordinal) -> &RunRow {
+        &self.rows[ord as usize]
+    }
+
+    pub fn row_mut(&mut self, ord: Ordinal) -> &mut RunRow {
+        &mut self.rows[ord as usize]
+    }
+
+    pub fn rows(&self) -> &[RunRow] {
+        &self.rows
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Every ordinal, `0..len`.
+    pub fn all(&self) -> RoaringBitmap {
+        let mut all = RoaringBitmap::new();
+        all.insert_range(0..self.rows.len() as u32);
+        all
+    }
+
+    /// Soft-deleted runs.
+    pub fn deleted(&self) -> &RoaringBitmap {
+        &self.deleted
+    }
+
+    /// Moves run `ord` to `stage`.
+    pub fn set_lifecycle(&mut self, ord: Ordinal, stage: LifecycleStage, time: Option<i64>) {
+        let row = &mut self.rows[ord as usize];
+        row.lifecycle = stage;
+        match stage {
+            LifecycleStage::Deleted => {
+                row.deleted_time = time;
+                self.deleted.insert(ord);
+            }
+            LifecycleStage::Active => {
+                row.deleted_time = None;
+                self.deleted.remove(ord);
+            }
+        }
+    }
+
+    // ---- params and tags ----
+
+    pub fn param_keys(&self) -> &Dict {
+        &self.param_keys
+    }
+
+    pub fn tag_keys(&self) -> &Dict {
+        &self.tag_keys
+    }
+
+    pub fn metric_keys(&self) -> &Dict {
+        &self.metric_keys
+    }
+
+    /// Index of a param key, if any run has had it.
+    pub fn param_index(&self, key: &str) -> Option<&StringIndex> {
+        self.param_keys.get(key).map(|k| &self.params[k as usize])
+    }
+
+    pub fn tag_index(&self, key: &str) -> Option<&StringIndex> {
+        self.tag_keys.get(key).map(|k| &self.tags[k as usize])
+    }
+
+    pub fn metric_index(&self, key: &str) -> Option<&MetricIndex> {
+        self.metric_keys.get(key).map(|k| &self.metrics[k as usize])
+    }
+
+    /// The value of param `key` of run `ord`.
+    pub fn param(&self, ord: Ordinal, key: &str) -> Option<&str> {
+        let k = self.param_keys.get(key)?;
+        let row = &self.rows[ord as usize];
+        let i = find(&row.params, k).ok()?;
+        Some(self.params[k as usize].values().resolve(row.params[i].1))
+    }
+
+    /// The value of tag `key` of run `ord`.
+    pub fn tag(&self, ord: Ordinal, key: &str) -> Option<&str> {
+        let k = self.tag_keys.get(key)?;
+        let row = &self.rows[ord as usize];
+        let i = find(&row.tags, k).ok()?;
+        Some(self.tags[k as usize].values().resolve(row.tags[i].1))
+    }
+
+    /// The latest point of metric `key` of run `ord`.
+    pub fn metric(&self, ord: Ordinal, key: &str) -> Option<MetricPoint> {
+        let k = self.metric_keys.get(key)?;
+        let row = &self.rows[ord as usize];
+        find(&row.metrics, k).ok().map(|i| row.metrics[i].1)
+    }
+
+    /// Sets param `key` of run `ord` (params are write-once; the store checks).
+    pub fn set_param(&mut self, ord: Ordinal, key: &str, value: &str) {
+        let k = self.param_keys.intern(key);
+        if self.params.len() <= k as usize {
+            self.params.resize_with(k as usize + 1, StringIndex::new);
+        }
+        let row = &mut self.rows[ord as usize];
+        match find(&row.params, k) {
+            Ok(i) => {
+                let old = row.params[i].1;
+                row.params[i].1 = self.params[k as usize].insert(ord, value, Some(old));
+            }
+            Err(i) => {
+                let v = self.params[k as usize].insert(ord, value, None);
+                row.params.insert(i, (k, v));
+            }
+        }
+    }
+
+    /// Sets tag `key` of run `ord`, replacing any previous value.
+    pub fn set_tag(&mut self, ord: Ordinal, key: &str, value: &str) {
+        let k = self.tag_keys.intern(key);
+        if self.tags.len() <= k as usize {
+            self.tags.resize_with(k as usize + 1, StringIndex::new);
+        }
+        let row = &mut self.rows[ord as usize];
+        match find(&row.tags, k) {
+            Ok(i) => {
+                let old = row.tags[i].1;
+                row.tags[i].1 = self.tags[k as usize].insert(ord, value, Some(old));
+            }
+            Err(i) => {
+                let v = self.tags[k as usize].insert(ord, value, None);
+                row.tags.insert(i, (k, v));
+            }
+        }
+    }
+
+    /// Removes tag `key` of run `ord`; returns whether it was there.
+    pub fn delete_tag(&mut self, ord: Ordinal, key: &str) -> bool {
+        let Some(k) = self.tag_keys.get(key) else {
+            return false;
+        };
+        let row = &mut self.rows[ord as usize];
+        let Ok(i) = find(&row.tags, k) else {
+            return false;
+        };
+        let (_, v) = row.tags.remove(i);
+        self.tags[k as usize].remove(ord, v);
+        true
+    }
+
+    /// Offers a new point of metric `key`; it becomes the latest if it wins
+    /// MLflow's (step, timestamp, value) order.
+    pub fn offer_metric(&mut self, ord: Ordinal, key: &str, point: MetricPoint) {
+        let k = self.metric_keys.intern(key);
+        if self.metrics.len() <= k as usize {
+            self.metrics
+                .resize_with(k as usize + 1, MetricIndex::default);
+        }
+        let row = &mut self.rows[ord as usize];
+        match find(&row.metrics, k) {
+            Ok(i) => {
+                if point.latest_cmp(&row.metrics[i].1).is_gt() {
+                    row.metrics[i].1 = point;
+                    self.metrics[k as usize].set(ord, point.value);
+                }
+            }
+            Err(i) => {
+                row.metrics.insert(i, (k, point));
+                self.metrics[k as usize].set(ord, point.value);
+            }
+        }
+    }
+
+    /// Adds dataset inputs to run `ord`; an input already logged (same
+    /// name and digest) is left as it was.
+    pub fn add_inputs(&mut self, ord: Ordinal, inputs: &[DatasetInput]) {
+        let row = &mut self.rows[ord as usize];
+        for input in inputs {
+            let known = row.inputs.iter().any(|i| {
+                i.dataset.name == input.dataset.name && i.dataset.digest == input.dataset.digest
+            });
+            if !known {
+                row.inputs.push(input.clone());
+            }
+        }
+    }
+
+    // ---- reading whole runs ----
+
+    /// The run as MLflow's `get_run` shows it.
+    pub fn run(&self, ord: Ordinal) -> Run {
+        let row = &self.rows[ord as usize];
+        let params = row
+            .params
+            .iter()
+            .map(|&(k, v)| {
+                let key = self.param_keys.resolve(k).to_string();
+                (key, self.params[k as usize].values().resolve(v).to_string())
+            })
+            .collect();
+        let tags = row
+            .tags
+            .iter()
+            .map(|&(k, v)| {
+                let key = self.tag_keys.resolve(k).to_string();
+                (key, self.tags[k as usize].values().resolve(v).to_string())
+            })
+            .collect();
+        let metrics = row
+            .metrics
+            .iter()
+            .map(|&(k, p)| (self.metric_keys.resolve(k).to_string(), p))
+            .collect();
+        Run {
+            info: self.info(ord),
+            params,
+            tags,
+            metrics,
+            inputs: row.inputs.clone(),
+        }
+    }
+
+    /// The info part of run `ord`.
+    pub fn info(&self, ord: Ordinal) -> RunInfo {
+        let row = &self.rows[ord as usize];
+        RunInfo {
+            run_id: row.run_id.to_string(),
+            experiment_id: self.experiments[row.experiment as usize]
+                .experiment
+                .experiment_id
+                .clone(),
+            run_name: row.run_name.clone(),
+            user_id: row.user_id.clone(),
+            status: row.status,
+            start_time: row.start_time,
+            end_time: row.end_time,
+            lifecycle_stage: row.lifecycle,
+            artifact_uri: row.artifact_uri.clone(),
+            deleted_time: row.deleted_time,
+        }
+    }
+
+    /// Approximate heap bytes of the indexes (not the rows), for `stats`.
+    pub fn index_heap_bytes(&self) -> usize {
+        let strings: usize = self
+            .params
+            .iter()
+            .chain(&self.tags)
+            .map(|i| i.heap_bytes())
+            .sum();
+        let metrics: usize = self.metrics.iter().map(|m| m.heap_bytes()).sum();
+        let experiments: usize = self
+            .experiments
+            .iter()
+            .map(|e| e.runs.serialized_size())
+            .sum();
+        strings + metrics + experiments + self.deleted.serialized_size() + self.by_id.len() * 48
+    }
+}

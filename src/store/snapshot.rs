@@ -1,0 +1,128 @@
+//! Checkpoint snapshot of the run table and every metric history.
+//!
+//! Layout: magic `RSSNAP01` (8 bytes), payload length (u64 LE), CRC32 of the
+//! payload (u32 LE), payload = lz4 (size-prepended) of the rkyv encoding of
+//! [`Snapshot`]. Written to a temporary name, synced, renamed, then the
+//! folder synced; the manifest names it only after that.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::Path;
+
+use rkyv::rancor;
+use rkyv::util::AlignedVec;
+use rkyv::{Archive, Deserialize, Serialize};
+
+use super::record::{ExperimentRec, InputRec, RunRec, SeriesRec};
+use super::state::State;
+use crate::error::{Error, Result};
+
+const MAGIC: &[u8; 8] = b"RSSNAP01";
+const HEADER_LEN: usize = 20;
+
+/// Everything a checkpoint needs to rebuild the state.
+#[derive(Debug, Archive, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub experiments: Vec<ExperimentRec>,
+    /// Every run in ordinal order, with its full histories.
+    pub runs: Vec<RunRec>,
+}
+
+/// Captures the state as a snapshot.
+pub fn capture(state: &State) -> Snapshot {
+    let table = &state.table;
+    let experiments = table
+        .experiments()
+        .iter()
+        .map(|e| ExperimentRec::from(&e.experiment))
+        .collect();
+    let runs = (0..table.len() as u32)
+        .map(|ord| {
+            let run = table.run(ord);
+            let row = table.row(ord);
+            let metrics = row
+                .metrics
+                .iter()
+                .map(|&(k, _)| {
+                    let key = table.metric_keys().resolve(k);
+                    SeriesRec::from_points(key, state.series.points((ord, k)))
+                })
+                .collect();
+            let mut rec = RunRec::from_record(&crate::model::RunRecord {
+                info: run.info,
+                params: run.params,
+                tags: run.tags,
+                metrics: Default::default(),
+                inputs: vec![],
+            });
+            rec.metrics = metrics;
+            rec.inputs = run.inputs.iter().map(InputRec::from).collect();
+            rec
+        })
+        .collect();
+    Snapshot { experiments, runs }
+}
+
+/// Writes a snapshot durably to `path`.
+pub fn write(path: &Path, snapshot: &Snapshot) -> Result<u64> {
+    let encoded = rkyv::to_bytes::<rancor::Error>(snapshot)
+        .map_err(|e| Error::Internal(format!("cannot encode snapshot: {e}")))?;
+    let payload = lz4_flex::compress_prepend_size(&encoded);
+    let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
+    bytes.extend_from_slice(MAGIC);
+    bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    bytes.extend_from_slice(&payload);
+
+    let tmp = path.with_extension("tmp");
+    let mut file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    file.write_all(&bytes).map_err(|e| Error::io(&tmp, e))?;
+    file.sync_all().map_err(|e| Error::io(&tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    if let Some(dir) = path.parent() {
+        sync_dir(dir)?;
+    }
+    Ok(bytes.len() as u64)
+}
+
+/// Reads and verifies a snapshot.
+pub fn read(path: &Path) -> Result<Snapshot> {
+    let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
+    if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
+        return Err(Error::corrupt(
+            path,
+            0,
+            "not a runstore snapshot (bad magic)",
+        ));
+    }
+    let len = u64::from_le_bytes(bytes[8..16].try_into().unwrap_or_default()) as usize;
+    let crc = u32::from_le_bytes(bytes[16..20].try_into().unwrap_or_default());
+    let payload = &bytes[HEADER_LEN..];
+    if payload.len() != len {
+        return Err(Error::corrupt(
+            path,
+            8,
+            "snapshot length does not match the file",
+        ));
+    }
+    if crc32fast::hash(payload) != crc {
+        return Err(Error::corrupt(
+            path,
+            HEADER_LEN as u64,
+            "snapshot checksum mismatch",
+        ));
+    }
+    let raw = lz4_flex::decompress_size_prepended(payload)
+        .map_err(|e| Error::corrupt(path, HEADER_LEN as u64, format!("lz4: {e}")))?;
+    let mut aligned = AlignedVec::<16>::with_capacity(raw.len());
+    aligned.extend_from_slice(&raw);
+    rkyv::from_bytes::<Snapshot, rancor::Error>(&aligned)
+        .map_err(|e| Error::corrupt(path, HEADER_LEN as u64, format!("snapshot: {e}")))
+}
+
+/// fsyncs a folder so a rename or new file in it survives a crash.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
+}

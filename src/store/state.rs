@@ -1,0 +1,245 @@
+//! The in-memory state of a store and how a logged record changes it.
+//!
+//! `apply` is deterministic and never fails: every rule was checked before
+//! the record was logged, so replaying the log rebuilds exactly the state
+//! that the writer had. A record that refers to something missing (possible
+//! only if files were edited by hand) is skipped with a warning.
+
+use crate::index::{Ordinal, RunTable};
+use crate::model::{LifecycleStage, MetricPoint, RunStatus};
+use crate::series::SeriesStore;
+
+use super::record::{Entry, ExperimentRec, InputRec, Op, RunRec, SeriesRec, stage};
+
+/// Everything a reader needs: runs, experiments, indexes and histories.
+#[derive(Debug, Default, Clone)]
+pub struct State {
+    pub table: RunTable,
+    pub series: SeriesStore,
+    /// Largest hybrid-logical-clock value applied.
+    pub hlc: u64,
+}
+
+impl State {
+    /// Applies one logged record.
+    pub fn apply(&mut self, entry: &Entry) {
+        self.hlc = self.hlc.max(entry.hlc);
+        match &entry.op {
+            Op::PutExperiment(rec) => self.put_experiment(rec),
+            Op::RenameExperiment {
+                experiment_id,
+                name,
+                time,
+            } => self.rename_experiment(experiment_id, name, *time),
+            Op::SetExperimentLifecycle {
+                experiment_id,
+                deleted,
+                time,
+            } => self.set_experiment_lifecycle(experiment_id, *deleted, *time),
+            Op::SetExperimentTag {
+                experiment_id,
+                key,
+                value,
+            } => self.set_experiment_tag(experiment_id, key, value),
+            Op::PutRuns {
+                runs,
+                keep_duplicates,
+            } => {
+                for run in runs {
+                    self.put_run(run, *keep_duplicates);
+                }
+            }
+            Op::UpdateRun {
+                run_id,
+                status,
+                end_time,
+                run_name,
+            } => self.update_run(run_id, *status, *end_time, run_name.as_deref()),
+            Op::SetRunLifecycle {
+                run_id,
+                deleted,
+                time,
+            } => self.set_run_lifecycle(run_id, *deleted, *time),
+            Op::LogBatch {
+                run_id,
+                metrics,
+                params,
+                tags,
+            } => self.log_batch(run_id, metrics, params, tags),
+            Op::DeleteTag { run_id, key } => self.delete_tag(run_id, key),
+            Op::LogInputs { run_id, inputs } => self.log_inputs(run_id, inputs),
+        }
+    }
+
+    fn run_ordinal(&self, run_id: &str) -> Option<Ordinal> {
+        let ord = self.table.ordinal(run_id);
+        if ord.is_none() {
+            tracing::warn!(run_id, "log record names an unknown run; skipped");
+        }
+        ord
+    }
+
+    fn experiment_ordinal(&self, experiment_id: &str) -> Option<u32> {
+        let e = self.table.experiment_ordinal(experiment_id);
+        if e.is_none() {
+            tracing::warn!(
+                experiment_id,
+                "log record names an unknown experiment; skipped"
+            );
+        }
+        e
+    }
+
+    fn put_experiment(&mut self, rec: &ExperimentRec) {
+        self.table.put_experiment(rec.into());
+    }
+
+    fn rename_experiment(&mut self, id: &str, name: &str, time: i64) {
+        if let Some(e) = self.experiment_ordinal(id) {
+            self.table.rename_experiment(e, name);
+            self.table.experiment_mut(e).last_update_time = Some(time);
+        }
+    }
+
+    /// Deleting an experiment deletes all of its runs; restoring it restores
+    /// all of them, including runs deleted one by one before (MLflow's SQL
+    /// store does the same).
+    fn set_experiment_lifecycle(&mut self, id: &str, deleted: bool, time: i64) {
+        let Some(e) = self.experiment_ordinal(id) else {
+            return;
+        };
+        let experiment = self.table.experiment_mut(e);
+        experiment.lifecycle_stage = stage(deleted);
+        experiment.last_update_time = Some(time);
+
+        let runs = self.table.experiment(e).runs.clone();
+        for ord in runs {
+            let already = self.table.row(ord).lifecycle == stage(deleted);
+            if !already {
+                self.table
+                    .set_lifecycle(ord, stage(deleted), deleted.then_some(time));
+            }
+        }
+    }
+
+    fn set_experiment_tag(&mut self, id: &str, key: &str, value: &str) {
+        if let Some(e) = self.experiment_ordinal(id) {
+            let experiment = self.table.experiment_mut(e);
+            experiment.tags.insert(key.to_string(), value.to_string());
+        }
+    }
+
+    fn put_run(&mut self, rec: &RunRec, keep_duplicates: bool) {
+        let Some(ord) = self.table.insert_run(&rec.info()) else {
+            tracing::warn!(
+                run_id = rec.run_id,
+                "run names an unknown experiment; skipped"
+            );
+            return;
+        };
+        for (key, value) in &rec.params {
+            self.table.set_param(ord, key, value);
+        }
+        for (key, value) in &rec.tags {
+            self.table.set_tag(ord, key, value);
+        }
+        self.add_series(ord, &rec.metrics, keep_duplicates);
+        let inputs: Vec<_> = rec.inputs.iter().map(Into::into).collect();
+        self.table.add_inputs(ord, &inputs);
+    }
+
+    fn add_series(&mut self, ord: Ordinal, metrics: &[SeriesRec], keep_duplicates: bool) {
+        for series in metrics {
+            for point in series.points() {
+                self.add_point(ord, &series.key, point, keep_duplicates);
+            }
+        }
+    }
+
+    fn add_point(&mut self, ord: Ordinal, key: &str, point: MetricPoint, keep_duplicates: bool) {
+        self.table.offer_metric(ord, key, point);
+        let Some(k) = self.table.metric_keys().get(key) else {
+            return;
+        };
+        if keep_duplicates {
+            self.series.append((ord, k), point);
+        } else {
+            self.series.append_unique((ord, k), point);
+        }
+    }
+
+    fn update_run(
+        &mut self,
+        run_id: &str,
+        status: Option<u8>,
+        end_time: Option<i64>,
+        run_name: Option<&str>,
+    ) {
+        let Some(ord) = self.run_ordinal(run_id) else {
+            return;
+        };
+        let row = self.table.row_mut(ord);
+        if let Some(status) = status.and_then(|s| RunStatus::from_code(s as i64).ok()) {
+            row.status = status;
+        }
+        if let Some(end_time) = end_time {
+            row.end_time = Some(end_time);
+        }
+        if let Some(name) = run_name.filter(|n| !n.is_empty()) {
+            row.run_name = name.to_string();
+            self.table.set_tag(ord, RUN_NAME_TAG, name);
+        }
+    }
+
+    fn set_run_lifecycle(&mut self, run_id: &str, deleted: bool, time: i64) {
+        if let Some(ord) = self.run_ordinal(run_id) {
+            self.table
+                .set_lifecycle(ord, stage(deleted), deleted.then_some(time));
+        }
+    }
+
+    /// Params first, then metrics, then tags, as MLflow applies a batch; a
+    /// `mlflow.runName` tag renames the run.
+    fn log_batch(
+        &mut self,
+        run_id: &str,
+        metrics: &[SeriesRec],
+        params: &[(String, String)],
+        tags: &[(String, String)],
+    ) {
+        let Some(ord) = self.run_ordinal(run_id) else {
+            return;
+        };
+        for (key, value) in params {
+            self.table.set_param(ord, key, value);
+        }
+        self.add_series(ord, metrics, false);
+        for (key, value) in tags {
+            self.table.set_tag(ord, key, value);
+            if key == RUN_NAME_TAG {
+                self.table.row_mut(ord).run_name = value.clone();
+            }
+        }
+    }
+
+    fn delete_tag(&mut self, run_id: &str, key: &str) {
+        if let Some(ord) = self.run_ordinal(run_id) {
+            self.table.delete_tag(ord, key);
+        }
+    }
+
+    fn log_inputs(&mut self, run_id: &str, inputs: &[InputRec]) {
+        if let Some(ord) = self.run_ordinal(run_id) {
+            let inputs: Vec<_> = inputs.iter().map(Into::into).collect();
+            self.table.add_inputs(ord, &inputs);
+        }
+    }
+
+    /// Whether run `ord` accepts data (MLflow: only active runs do).
+    pub fn is_active(&self, ord: Ordinal) -> bool {
+        self.table.row(ord).lifecycle == LifecycleStage::Active
+    }
+}
+
+/// The system tag that mirrors a run's name.
+pub const RUN_NAME_TAG: &str = "mlflow.runName";
