@@ -18,18 +18,44 @@ const VALUES: [f64; 5] = [0.0, 1.0, -1.0, f64::NAN, f64::INFINITY];
 
 #[derive(Debug, Clone)]
 enum Action {
-    CreateRun { exp: usize },
-    LogMetrics { run: usize, points: Vec<(usize, i64, i64, usize)> },
-    LogParam { run: usize, key: usize, value: usize },
-    SetTag { run: usize, key: usize, value: usize },
-    DeleteTag { run: usize, key: usize },
-    DeleteRun { run: usize },
-    RestoreRun { run: usize },
-    DeleteExperiment { exp: usize },
-    RestoreExperiment { exp: usize },
+    CreateRun {
+        exp: usize,
+    },
+    LogMetrics {
+        run: usize,
+        points: Vec<(usize, i64, i64, usize)>,
+    },
+    LogParam {
+        run: usize,
+        key: usize,
+        value: usize,
+    },
+    SetTag {
+        run: usize,
+        key: usize,
+        value: usize,
+    },
+    DeleteTag {
+        run: usize,
+        key: usize,
+    },
+    DeleteRun {
+        run: usize,
+    },
+    RestoreRun {
+        run: usize,
+    },
+    DeleteExperiment {
+        exp: usize,
+    },
+    RestoreExperiment {
+        exp: usize,
+    },
     Checkpoint,
     Reopen,
-    Crash { cut: u16 },
+    Crash {
+        cut: u16,
+    },
 }
 
 fn action() -> impl Strategy<Value = Action> {
@@ -85,14 +111,23 @@ impl Model {
                 }
                 let Some(id) = new_id else { return true };
                 let name = format!("run{}", self.runs.len());
-                let mut run = ModelRun { id, exp: *exp, name: name.clone(), ..Default::default() };
+                let mut run = ModelRun {
+                    id,
+                    exp: *exp,
+                    name: name.clone(),
+                    ..Default::default()
+                };
                 run.tags.insert("mlflow.runName".into(), name);
                 self.runs.push(run);
                 true
             }
             Action::LogMetrics { run, points } => self.write(*run, |r| {
                 for &(k, step, timestamp, v) in points {
-                    let p = MetricPoint { step, timestamp, value: VALUES[v] };
+                    let p = MetricPoint {
+                        step,
+                        timestamp,
+                        value: VALUES[v],
+                    };
                     let series = r.points.entry(KEYS[k].to_string()).or_default();
                     if !series.iter().any(|q| q.same_record(&p)) {
                         series.push(p);
@@ -122,7 +157,9 @@ impl Model {
                 self.write(*run, |r| r.tags.remove(tag_key(*key)).is_some())
             }
             Action::DeleteRun { run } | Action::RestoreRun { run } => {
-                let Some(r) = self.runs.get_mut(*run) else { return false };
+                let Some(r) = self.runs.get_mut(*run) else {
+                    return false;
+                };
                 r.deleted = matches!(action, Action::DeleteRun { .. });
                 true
             }
@@ -142,7 +179,9 @@ impl Model {
 
     /// A write to an active run: all or nothing.
     fn write(&mut self, run: usize, f: impl FnOnce(&mut ModelRun) -> bool) -> bool {
-        let Some(r) = self.runs.get_mut(run) else { return false };
+        let Some(r) = self.runs.get_mut(run) else {
+            return false;
+        };
         if r.deleted {
             return false;
         }
@@ -156,7 +195,11 @@ impl Model {
 }
 
 fn options() -> Options {
-    Options { durability: Durability::None, segment_size: 4096, ..Options::default() }
+    Options {
+        durability: Durability::None,
+        segment_size: 4096,
+        ..Options::default()
+    }
 }
 
 fn exp_id(ids: &[String], exp: usize) -> &str {
@@ -164,7 +207,12 @@ fn exp_id(ids: &[String], exp: usize) -> &str {
 }
 
 /// Runs an action on the store; Ok(created run id) or Err(()) on rejection.
-fn perform(store: &Store, exps: &[String], model: &Model, a: &Action) -> Result<Option<String>, ()> {
+fn perform(
+    store: &Store,
+    exps: &[String],
+    model: &Model,
+    a: &Action,
+) -> Result<Option<String>, ()> {
     let run_id = |run: usize| model.runs.get(run).map(|r| r.id.clone()).ok_or(());
     let r = match a {
         Action::CreateRun { exp } => {
@@ -187,9 +235,10 @@ fn perform(store: &Store, exps: &[String], model: &Model, a: &Action) -> Result<
         Action::LogParam { run, key, value } => {
             store.log_param(&run_id(*run)?, Param::new(KEYS[*key], value.to_string()))
         }
-        Action::SetTag { run, key, value } => {
-            store.set_tag(&run_id(*run)?, RunTag::new(tag_key(*key), format!("v{value}")))
-        }
+        Action::SetTag { run, key, value } => store.set_tag(
+            &run_id(*run)?,
+            RunTag::new(tag_key(*key), format!("v{value}")),
+        ),
         Action::DeleteTag { run, key } => store.delete_tag(&run_id(*run)?, tag_key(*key)),
         Action::DeleteRun { run } => store.delete_run(&run_id(*run)?),
         Action::RestoreRun { run } => store.restore_run(&run_id(*run)?),
@@ -220,7 +269,10 @@ fn check(store: &Store, model: &Model) -> Result<(), String> {
             return Err(format!("info of {}: {:?} vs {m:?}", m.id, run.info));
         }
         if run.params != m.params || run.tags != m.tags {
-            return Err(format!("params/tags of {}: {:?} {:?} vs {m:?}", m.id, run.params, run.tags));
+            return Err(format!(
+                "params/tags of {}: {:?} {:?} vs {m:?}",
+                m.id, run.params, run.tags
+            ));
         }
         for (key, points) in &m.points {
             let latest = points.iter().max_by(|a, b| a.latest_cmp(b)).copied();
@@ -230,11 +282,16 @@ fn check(store: &Store, model: &Model) -> Result<(), String> {
             }
             let mut want = points.clone();
             want.sort_by(|a, b| a.history_cmp(b));
-            let history = store.metric_history(&m.id, key).map_err(|e| e.to_string())?;
+            let history = store
+                .metric_history(&m.id, key)
+                .map_err(|e| e.to_string())?;
             let equal = history.len() == want.len()
                 && history.iter().zip(&want).all(|(a, b)| same_point(a, b));
             if !equal {
-                return Err(format!("history {key} of {}: {history:?} vs {want:?}", m.id));
+                return Err(format!(
+                    "history {key} of {}: {history:?} vs {want:?}",
+                    m.id
+                ));
             }
         }
         if run.metrics.len() != m.points.len() {
@@ -265,19 +322,30 @@ fn run_scenario(actions: Vec<Action>) -> Result<(), String> {
     let root = dir.path().join("store");
     let mut store = Some(Store::open(&root, options()).map_err(|e| e.to_string())?);
     let s = |store: &Option<Store>| -> Result<(), String> {
-        store.as_ref().map(|_| ()).ok_or_else(|| "no store".to_string())
+        store
+            .as_ref()
+            .map(|_| ())
+            .ok_or_else(|| "no store".to_string())
     };
     s(&store)?;
     let mut exps = vec!["0".to_string()];
     for name in ["e1", "e2"] {
         let st = store.as_ref().ok_or("no store")?;
-        exps.push(st.create_experiment(name, None, &[]).map_err(|e| e.to_string())?);
+        exps.push(
+            st.create_experiment(name, None, &[])
+                .map_err(|e| e.to_string())?,
+        );
     }
-    store.as_ref().ok_or("no store")?.checkpoint().map_err(|e| e.to_string())?;
+    store
+        .as_ref()
+        .ok_or("no store")?
+        .checkpoint()
+        .map_err(|e| e.to_string())?;
 
     let mut model = Model::default();
     // Model states after each acknowledged write, with the log end after it.
-    let mut history: Vec<(Model, Option<(PathBuf, u64)>)> = vec![(model.clone(), last_segment(&root))];
+    let mut history: Vec<(Model, Option<(PathBuf, u64)>)> =
+        vec![(model.clone(), last_segment(&root))];
     let mut synced_len = last_segment(&root);
 
     for action in &actions {
@@ -300,7 +368,9 @@ fn run_scenario(actions: Vec<Action>) -> Result<(), String> {
                 let new_id = outcome.clone().ok().flatten();
                 let accepted = model.clone().apply(action, new_id.clone());
                 if accepted != outcome.is_ok() {
-                    return Err(format!("{action:?}: store {outcome:?}, model accepts {accepted}"));
+                    return Err(format!(
+                        "{action:?}: store {outcome:?}, model accepts {accepted}"
+                    ));
                 }
                 if outcome.is_ok() {
                     model.apply(action, new_id);
@@ -333,7 +403,10 @@ fn crash(
         _ => 0,
     };
     let at = floor + (len - floor) * u64::from(cut) / u64::from(u16::MAX);
-    let file = std::fs::OpenOptions::new().write(true).open(&seg).map_err(|e| e.to_string())?;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&seg)
+        .map_err(|e| e.to_string())?;
     file.set_len(at).map_err(|e| e.to_string())?;
 
     let survivor = history
