@@ -172,7 +172,8 @@ impl ExperimentLine {
 }
 
 impl RunLine {
-    /// The experiment the line names (`experiment_id` wins over `experiment`).
+    /// The experiment the line names; with both fields, `experiment_id` is
+    /// looked up and `experiment` must be its name.
     pub fn experiment_ref(&self) -> Option<ExperimentRef> {
         match (&self.experiment_id, &self.experiment) {
             (Some(id), _) => Some(ExperimentRef::Id(id.clone())),
@@ -191,6 +192,12 @@ impl RunLine {
             .experiment_ref()
             .ok_or_else(|| Error::invalid("run line names no experiment_id or experiment"))?;
         let experiment = lookup(&reference)?;
+        if let Some(name) = self.experiment.as_ref().filter(|n| **n != experiment.name) {
+            return Err(Error::invalid(format!(
+                "experiment_id {} names '{}', not '{name}'",
+                experiment.experiment_id, experiment.name
+            )));
+        }
 
         let run_id = self.run_id.unwrap_or_else(new_run_id);
         let run_name = self

@@ -139,6 +139,13 @@ fn read_run_info(meta_path: &Path, experiment: &ExperimentDir, dir: &Path) -> Re
     if run_id != file_name(dir) {
         return Err(bad(meta_path, "run_id differs from the folder name"));
     }
+    let experiment_id = &experiment.experiment.experiment_id;
+    if optional(&meta, "experiment_id").is_some_and(|id| &id != experiment_id) {
+        return Err(bad(
+            meta_path,
+            "experiment_id differs from its experiment's folder",
+        ));
+    }
 
     let status = match optional_int(&meta, "status", meta_path)? {
         Some(code) => RunStatus::from_code(code).map_err(|e| bad(meta_path, e))?,
@@ -239,7 +246,11 @@ fn walk_files(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf)>) -> Res
             .ok_or_else(|| bad(&entry, "file name is not UTF-8"))?
             .to_string();
         let key = format!("{prefix}{name}");
-        if entry.is_dir() {
+        // A symlinked folder is not followed: a link loop must not recurse forever.
+        let is_dir = fs::symlink_metadata(&entry)
+            .map_err(|e| Error::io(&entry, e))?
+            .is_dir();
+        if is_dir {
             walk_files(&entry, &format!("{key}/"), out)?;
         } else {
             out.push((key, entry));

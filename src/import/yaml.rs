@@ -97,7 +97,7 @@ fn parse_map(
         *pos += 1;
 
         let value = if rest.is_empty() {
-            parse_block(lines, pos, indent, line.number)?
+            parse_block(lines, pos, indent)?
         } else {
             let continuation = take_continuation(lines, pos, indent);
             parse_scalar(rest, &continuation, line.number)?
@@ -170,12 +170,7 @@ fn take_continuation<'a>(lines: &[Line<'a>], pos: &mut usize, indent: usize) -> 
 
 /// The value of a key with nothing after its colon: a nested mapping, a
 /// block sequence, or null.
-fn parse_block(
-    lines: &[Line],
-    pos: &mut usize,
-    indent: usize,
-    number: usize,
-) -> Result<Yaml, YamlError> {
+fn parse_block(lines: &[Line], pos: &mut usize, indent: usize) -> Result<Yaml, YamlError> {
     skip_empty(lines, pos);
     let Some(next) = lines.get(*pos) else {
         return Ok(Yaml::Null);
@@ -197,7 +192,6 @@ fn parse_block(
     if next.indent > indent {
         return parse_map(lines, pos, next.indent).map(Yaml::Map);
     }
-    let _ = number;
     Ok(Yaml::Null)
 }
 
