@@ -157,3 +157,49 @@ fn detect_tells_the_three_kinds_apart() {
     assert!(detect(&other).is_err());
     assert!(detect(dir.path()).is_err());
 }
+
+#[test]
+fn legacy_meta_files_read_with_mlflow_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = dir.path().join("0");
+    let run = exp.join("abc123");
+    std::fs::create_dir_all(run.join("metrics")).unwrap();
+    std::fs::create_dir_all(run.join("tags")).unwrap();
+    std::fs::write(
+        exp.join("meta.yaml"),
+        "artifact_location: /old/mlruns/0\nexperiment_id: 0\nlifecycle_stage: active\n\
+         name: Default\n",
+    )
+    .unwrap();
+    std::fs::write(
+        run.join("meta.yaml"),
+        "artifact_uri: /old/mlruns/0/abc123/artifacts\nend_time: null\nentry_point_name: ''\n\
+         experiment_id: '0'\nname: ''\nrun_uuid: abc123\nsource_type: 4\nstart_time: 5\n\
+         tags: []\nuser_id: someone\n",
+    )
+    .unwrap();
+    std::fs::write(run.join("metrics/loss"), "5 0.25\n6 nan 1\n").unwrap();
+    std::fs::write(run.join("tags/mlflow.runName"), "old-run").unwrap();
+
+    assert_eq!(detect(dir.path()).unwrap(), SourceKind::MlflowDir);
+    let store = MlflowDir::open(dir.path()).unwrap();
+    let experiment = store.read_experiment(&exp).unwrap();
+    assert_eq!(experiment.experiment.experiment_id, "0");
+    assert_eq!(experiment.experiment.creation_time, None);
+    let record = store.read_run(&experiment, &run).unwrap().record;
+    assert_eq!(record.info.run_id, "abc123");
+    assert_eq!(record.info.status, runstore::RunStatus::Running);
+    assert_eq!(
+        record.info.lifecycle_stage,
+        runstore::LifecycleStage::Active
+    );
+    assert_eq!(record.info.run_name, "old-run");
+    assert_eq!(record.info.end_time, None);
+    assert!(record.params.is_empty());
+    let loss = &record.metrics["loss"];
+    assert_eq!(
+        (loss[0].step, loss[0].timestamp, loss[0].value),
+        (0, 5, 0.25)
+    );
+    assert!(loss[1].value.is_nan());
+}

@@ -377,4 +377,16 @@ mod tests {
         let e = parse("a: 1\nno colon here\n").unwrap_err();
         assert_eq!(e.line, 2);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_any_text(doc in "(?s).{0,200}") {
+            let _ = parse(&doc);
+        }
+
+        #[test]
+        fn never_panics_on_yaml_like_text(doc in "([a-z_ ]{0,6}(: |:|- )['\"a-z\\ ]{0,8}\n){0,8}") {
+            let _ = parse(&doc);
+        }
+    }
 }
