@@ -76,3 +76,19 @@ fn metric_lines_accept_python_floats_and_reject_the_rest() {
         assert!(parse_metric_line(bad).is_err(), "{bad}");
     }
 }
+
+proptest::proptest! {
+    #[test]
+    fn random_bytes_never_break_the_parsers(data in proptest::collection::vec(0u8..=255, 0..300)) {
+        proptest::prop_assert_eq!(fuzz_metric_line(&data), Ok(()));
+        proptest::prop_assert_eq!(fuzz_jsonl_line(&data), Ok(()));
+    }
+
+    #[test]
+    fn metric_like_lines_keep_the_invariant(
+        lines in proptest::collection::vec("-?[0-9]{1,20}( -?[0-9.e+-]{1,12}| nan| inf| -inf)( [0-9]{1,5}){0,3}", 0..6),
+    ) {
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        proptest::prop_assert_eq!(fuzz_metric_line(text.as_bytes()), Ok(()));
+    }
+}

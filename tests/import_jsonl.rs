@@ -262,3 +262,42 @@ fn an_experiment_line_reads_with_its_defaults() {
     assert_eq!(experiment.tags["t"], "a");
     assert_eq!(experiment.artifact_location, "");
 }
+
+proptest::proptest! {
+    #[test]
+    fn any_run_survives_write_and_read(
+        values in proptest::collection::vec(proptest::num::f64::ANY, 0..20),
+        steps in proptest::collection::vec(proptest::num::i64::ANY, 20),
+        key in "\\PC{1,12}",
+        text in "\\PC{0,30}",
+        end_time in proptest::option::of(proptest::num::i64::ANY),
+    ) {
+        let points = values
+            .iter()
+            .zip(&steps)
+            .map(|(v, s)| runstore::MetricPoint { step: *s, timestamp: *s / -2, value: *v })
+            .collect();
+        let run = RunRecord {
+            info: runstore::RunInfo {
+                run_id: "r".into(),
+                experiment_id: "7".into(),
+                run_name: text.clone(),
+                user_id: String::new(),
+                status: RunStatus::Killed,
+                start_time: i64::MIN,
+                end_time,
+                lifecycle_stage: LifecycleStage::Deleted,
+                artifact_uri: text.clone(),
+                deleted_time: end_time,
+            },
+            params: [(key.clone(), text.clone())].into(),
+            tags: [(text.clone(), key.clone())].into(),
+            metrics: [(key, points)].into(),
+            inputs: Vec::new(),
+        };
+        let mut out = Vec::new();
+        jsonl::write_run(&mut out, &run).unwrap();
+        let back = only_run(std::str::from_utf8(&out).unwrap()).complete(lookup_by_id).unwrap();
+        proptest::prop_assert!(same_record(&back, &run), "{}", String::from_utf8_lossy(&out));
+    }
+}

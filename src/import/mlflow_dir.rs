@@ -223,7 +223,7 @@ fn yaml_tags(
             .iter()
             .map(|(k, v)| Ok((k.clone(), v.as_str().unwrap_or_default().to_string())))
             .collect(),
-        Some(Yaml::Scalar { .. }) => Err(bad(path, format!("{key} is not a mapping"))),
+        Some(Yaml::Scalar(_)) => Err(bad(path, format!("{key} is not a mapping"))),
     }
 }
 

@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 pub enum Yaml {
     /// `null`, `~` or nothing after the colon.
     Null,
-    /// A scalar; `plain` says it was unquoted (so `12` may be a number).
-    Scalar { text: String, plain: bool },
+    /// A scalar, quoted or not (a number stays text; callers parse it).
+    Scalar(String),
     /// A nested mapping (`tags:` of a deleted experiment, of an input).
     Map(BTreeMap<String, Yaml>),
     /// A sequence; MLflow only writes empty legacy ones (`tags: []`).
@@ -26,7 +26,7 @@ impl Yaml {
     /// The text of a scalar; `None` for null and collections.
     pub fn as_str(&self) -> Option<&str> {
         match self {
-            Yaml::Scalar { text, .. } => Some(text),
+            Yaml::Scalar(text) => Some(text),
             _ => None,
         }
     }
@@ -206,10 +206,7 @@ fn parse_scalar(first: &str, more: &[&str], number: usize) -> Result<Yaml, YamlE
             let text = text.trim_end();
             match text {
                 "" | "null" | "~" | "Null" | "NULL" => Ok(Yaml::Null),
-                _ => Ok(Yaml::Scalar {
-                    text: text.to_string(),
-                    plain: true,
-                }),
+                _ => Ok(Yaml::Scalar(text.to_string())),
             }
         }
     }
@@ -252,10 +249,7 @@ fn single_quoted(text: &str, number: usize) -> Result<Yaml, YamlError> {
     if inner.replace("''", "").contains('\'') {
         return Err(err(number, "stray quote in single-quoted scalar"));
     }
-    Ok(Yaml::Scalar {
-        text: inner.replace("''", "'"),
-        plain: false,
-    })
+    Ok(Yaml::Scalar(inner.replace("''", "'")))
 }
 
 /// Double-quoted scalars: escapes, and a trailing `\` that joins lines without a space.
@@ -282,7 +276,7 @@ fn double_quoted(first: &str, more: &[&str], number: usize) -> Result<Yaml, Yaml
         .and_then(|t| t.strip_suffix('"'))
         .ok_or_else(|| err(number, "unclosed double-quoted scalar"))?;
     let text = unescape(inner).map_err(|reason| err(number, reason))?;
-    Ok(Yaml::Scalar { text, plain: false })
+    Ok(Yaml::Scalar(text))
 }
 
 fn unescape(inner: &str) -> Result<String, String> {
