@@ -77,6 +77,10 @@ fn metric_lines_accept_python_floats_and_reject_the_rest() {
     }
 }
 
+/// Lines shaped like metric lines, valid or not (field counts 2 to 5).
+const METRIC_LIKE_LINE: &str =
+    "-?[0-9]{1,20}( -?[0-9.e+-]{1,12}| nan| inf| -inf)( [0-9]{1,5}){0,3}";
+
 proptest::proptest! {
     #[test]
     fn random_bytes_never_break_the_parsers(data in proptest::collection::vec(0u8..=255, 0..300)) {
@@ -86,7 +90,7 @@ proptest::proptest! {
 
     #[test]
     fn metric_like_lines_keep_the_invariant(
-        lines in proptest::collection::vec("-?[0-9]{1,20}( -?[0-9.e+-]{1,12}| nan| inf| -inf)( [0-9]{1,5}){0,3}", 0..6),
+        lines in proptest::collection::vec(METRIC_LIKE_LINE, 0..6),
     ) {
         let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
         proptest::prop_assert_eq!(fuzz_metric_line(text.as_bytes()), Ok(()));
