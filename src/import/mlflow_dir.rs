@@ -114,14 +114,13 @@ impl MlflowDir {
     /// `artifact_uri` still names the folder the experiment was moved from.
     pub fn read_run(&self, experiment: &ExperimentDir, dir: &Path) -> Result<SourceRun> {
         let info = read_run_info(&dir.join("meta.yaml"), experiment, dir)?;
-        let record = RunRecord {
+        let mut record = RunRecord {
             info,
             params: read_key_files(&dir.join("params"))?,
             tags: read_key_files(&dir.join("tags"))?,
             metrics: read_metrics(&dir.join("metrics"))?,
             inputs: read_inputs(&dir.join("inputs"), &experiment.dir.join("datasets"))?,
         };
-        let mut record = record;
         super::name_from_tag(&mut record);
         let artifacts = match experiment.in_trash {
             true => Vec::new(),

@@ -1,8 +1,8 @@
 //! Import from MLflow (file store, SQLite) and JSON Lines; export to JSON Lines.
 //!
 //! The readers turn each source into model values one run at a time; the
-//! drivers here hand them to the store's public API, so an embedding
-//! application could do the same. See `docs/import.md`.
+//! drivers (`driver.rs`) hand them to the store's public API, so an
+//! embedding application could do the same. See `docs/import.md`.
 
 mod driver;
 mod fuzz;
@@ -44,11 +44,9 @@ impl SourceRun {
 
 /// MLflow's rule for a run whose `run_name` is empty: the `mlflow.runName` tag.
 fn name_from_tag(record: &mut RunRecord) {
-    if let (true, Some(name)) = (
-        record.info.run_name.is_empty(),
-        record.tags.get("mlflow.runName"),
-    ) {
-        record.info.run_name = name.clone();
+    if record.info.run_name.is_empty() {
+        let tag = record.tags.get("mlflow.runName");
+        record.info.run_name = tag.cloned().unwrap_or_default();
     }
 }
 
