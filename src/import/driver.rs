@@ -1,0 +1,286 @@
+//! The import and export drivers: readers on one side, the store's public
+//! API on the other.
+//!
+//! The drivers talk to the store through [`ImportTarget`], a handful of
+//! calls `Store` implements, so that their rules (stop or skip on a bad run,
+//! skip or refuse an existing one, resolve experiment names) can be tested
+//! against a small in-memory target.
+
+use std::io::{BufReader, Write};
+use std::path::Path;
+
+use super::jsonl::{self, ExperimentRef, JsonLine, JsonlReader};
+use super::{ImportOptions, ImportSummary, MlflowDir, MlflowSqlite, SourceKind, SourceRun};
+use crate::error::{Error, Result};
+use crate::model::{Experiment, RunRecord};
+use crate::store::Store;
+
+/// What an import needs from a store.
+pub trait ImportTarget {
+    /// The experiment with this id, or `Error::ResourceDoesNotExist`.
+    fn get_experiment(&self, experiment_id: &str) -> Result<Experiment>;
+    /// The id of the experiment named `name`, created if needed.
+    fn get_or_create_experiment(&self, name: &str) -> Result<String>;
+    /// Creates an experiment with a new id.
+    fn create_experiment(
+        &self,
+        name: &str,
+        artifact_location: Option<&str>,
+        tags: &[(String, String)],
+    ) -> Result<String>;
+    /// Writes an experiment exactly as given.
+    fn import_experiment(&self, experiment: &Experiment) -> Result<()>;
+    /// Whether a run with this id exists (any lifecycle stage).
+    fn has_run(&self, run_id: &str) -> Result<bool>;
+    /// Writes a whole run, all or nothing.
+    fn import_run(&self, run: &RunRecord) -> Result<()>;
+    /// Stores one artifact file of a run.
+    fn log_artifact(&self, run_id: &str, path: &str, bytes: &[u8]) -> Result<()>;
+}
+
+impl ImportTarget for Store {
+    fn get_experiment(&self, experiment_id: &str) -> Result<Experiment> {
+        Store::get_experiment(self, experiment_id)
+    }
+
+    fn get_or_create_experiment(&self, name: &str) -> Result<String> {
+        Store::get_or_create_experiment(self, name)
+    }
+
+    fn create_experiment(
+        &self,
+        name: &str,
+        artifact_location: Option<&str>,
+        tags: &[(String, String)],
+    ) -> Result<String> {
+        Store::create_experiment(self, name, artifact_location, tags)
+    }
+
+    fn import_experiment(&self, experiment: &Experiment) -> Result<()> {
+        Store::import_experiment(self, experiment)
+    }
+
+    fn has_run(&self, run_id: &str) -> Result<bool> {
+        match self.get_run(run_id) {
+            Ok(_) => Ok(true),
+            Err(Error::ResourceDoesNotExist(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn import_run(&self, run: &RunRecord) -> Result<()> {
+        Store::import_run(self, run)
+    }
+
+    fn log_artifact(&self, run_id: &str, path: &str, bytes: &[u8]) -> Result<()> {
+        Store::log_artifact(self, run_id, path, bytes)
+    }
+}
+
+/// Imports `source` into `store`; `progress` gets the number of runs read so far.
+///
+/// By default the first bad run stops the import with its error, and nothing
+/// of that run is kept (each run is written by one `import_run`). With
+/// `skip_bad` the run is listed in `skipped` instead. A run id the store
+/// already has is an error, or skipped with `skip_existing`.
+pub fn import(
+    store: &Store,
+    source: &Path,
+    kind: SourceKind,
+    opts: &ImportOptions,
+    progress: &dyn Fn(u64),
+) -> Result<ImportSummary> {
+    import_into(store, source, kind, opts, progress)
+}
+
+/// [`import`] into any [`ImportTarget`].
+pub fn import_into(
+    target: &dyn ImportTarget,
+    source: &Path,
+    kind: SourceKind,
+    opts: &ImportOptions,
+    progress: &dyn Fn(u64),
+) -> Result<ImportSummary> {
+    let mut job = Job {
+        target,
+        opts,
+        progress,
+        summary: ImportSummary::default(),
+        seen: 0,
+    };
+    match kind {
+        SourceKind::MlflowDir => job.import_dir(source)?,
+        SourceKind::MlflowSqlite => job.import_sqlite(source)?,
+        SourceKind::JsonLines => job.import_jsonl(source)?,
+    }
+    Ok(job.summary)
+}
+
+/// Writes every experiment, then every run, as JSON Lines; returns the run count.
+/// Artifacts are not part of the format.
+pub fn export_jsonl(store: &Store, out: &mut dyn Write) -> Result<u64> {
+    let io = |e| Error::io("<export output>", e);
+    for experiment in store.list_experiments()? {
+        jsonl::write_experiment(out, &experiment).map_err(io)?;
+    }
+    let mut runs = 0;
+    for run_id in store.run_ids()? {
+        jsonl::write_run(out, &store.run_record(&run_id)?).map_err(io)?;
+        runs += 1;
+    }
+    Ok(runs)
+}
+
+/// State of one import.
+struct Job<'a> {
+    target: &'a dyn ImportTarget,
+    opts: &'a ImportOptions,
+    progress: &'a dyn Fn(u64),
+    summary: ImportSummary,
+    seen: u64,
+}
+
+impl Job<'_> {
+    fn import_dir(&mut self, root: &Path) -> Result<()> {
+        let dir = MlflowDir::open(root)?;
+        for exp_dir in dir.experiment_dirs()? {
+            let experiment = match dir.read_experiment(&exp_dir) {
+                Ok(e) => e,
+                Err(e) => {
+                    self.bad(exp_dir.display().to_string(), e)?;
+                    continue;
+                }
+            };
+            self.experiment(&experiment.experiment)?;
+            for run_dir in dir.run_dirs(&experiment)? {
+                let run = dir.read_run(&experiment, &run_dir);
+                self.run(run_dir.display().to_string(), run)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn import_sqlite(&mut self, path: &Path) -> Result<()> {
+        let db = MlflowSqlite::open(path, self.opts.artifact_root.clone())?;
+        for experiment in db.experiments()? {
+            self.experiment(&experiment)?;
+        }
+        for run_id in db.run_ids()? {
+            let run = db.read_run(&run_id);
+            self.run(format!("{}: run {run_id}", path.display()), run)?;
+        }
+        Ok(())
+    }
+
+    fn import_jsonl(&mut self, path: &Path) -> Result<()> {
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        for item in JsonlReader::new(BufReader::new(file), path) {
+            let (line_no, line) = match item {
+                Ok(parsed) => parsed,
+                Err(e) => {
+                    self.bad(path.display().to_string(), e)?;
+                    continue;
+                }
+            };
+            let what = format!("{}:{line_no}", path.display());
+            match line {
+                JsonLine::Experiment(line) => match line.experiment_id.clone() {
+                    Some(id) => self.experiment(&line.into_experiment(id))?,
+                    None => {
+                        let tags: Vec<(String, String)> = line.tags.into_iter().collect();
+                        let location = line.artifact_location.as_deref();
+                        self.target.create_experiment(&line.name, location, &tags)?;
+                        self.summary.experiments += 1;
+                    }
+                },
+                JsonLine::Run(run) => {
+                    let run = run.complete(|r| self.lookup(r)).map(|record| SourceRun {
+                        record,
+                        artifacts: Vec::new(),
+                    });
+                    self.run(what, run)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The experiment a JSON Lines run names; an unknown name is created.
+    fn lookup(&self, reference: &ExperimentRef) -> Result<Experiment> {
+        match reference {
+            ExperimentRef::Id(id) => self.target.get_experiment(id),
+            ExperimentRef::Name(name) => {
+                let id = self.target.get_or_create_experiment(name)?;
+                self.target.get_experiment(&id)
+            }
+        }
+    }
+
+    /// Writes an experiment unless the store has it already under that name.
+    fn experiment(&mut self, experiment: &Experiment) -> Result<()> {
+        match self.target.get_experiment(&experiment.experiment_id) {
+            Ok(existing) if existing.name == experiment.name => Ok(()),
+            Ok(existing) => Err(Error::ResourceAlreadyExists(format!(
+                "experiment id {} is already used by '{}'",
+                experiment.experiment_id, existing.name
+            ))),
+            Err(Error::ResourceDoesNotExist(_)) => {
+                self.target.import_experiment(experiment)?;
+                self.summary.experiments += 1;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes one run read from `what`, or records why not.
+    fn run(&mut self, what: String, run: Result<SourceRun>) -> Result<()> {
+        self.seen += 1;
+        (self.progress)(self.seen);
+        let run = match run {
+            Ok(run) => run,
+            Err(e) => return self.bad(what, e),
+        };
+
+        let run_id = &run.record.info.run_id;
+        if self.target.has_run(run_id)? {
+            if !self.opts.skip_existing {
+                let msg = format!("run {run_id} already exists in the store");
+                return Err(Error::ResourceAlreadyExists(msg));
+            }
+            self.summary
+                .skipped
+                .push((what, format!("run {run_id} already exists")));
+            return Ok(());
+        }
+
+        self.target.import_run(&run.record)?;
+        self.summary.runs += 1;
+        self.summary.points += run
+            .record
+            .metrics
+            .values()
+            .map(|p| p.len() as u64)
+            .sum::<u64>();
+        if self.opts.copy_artifacts {
+            for artifact in &run.artifacts {
+                let bytes =
+                    std::fs::read(&artifact.source).map_err(|e| Error::io(&artifact.source, e))?;
+                self.target.log_artifact(run_id, &artifact.path, &bytes)?;
+                self.summary.artifacts += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops on a bad item, or records it when `skip_bad` is set.
+    fn bad(&mut self, what: String, error: Error) -> Result<()> {
+        match self.opts.skip_bad {
+            true => {
+                self.summary.skipped.push((what, error.to_string()));
+                Ok(())
+            }
+            false => Err(error),
+        }
+    }
+}
