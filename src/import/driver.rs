@@ -216,10 +216,15 @@ impl Job<'_> {
         }
     }
 
-    /// Writes an experiment unless the store has it already under that name.
+    /// Writes an experiment. One the store has already under the same id and
+    /// name takes the source's metadata (times, location, tags): that is how
+    /// the store's own `Default` experiment becomes the source's.
     fn experiment(&mut self, experiment: &Experiment) -> Result<()> {
         match self.target.get_experiment(&experiment.experiment_id) {
-            Ok(existing) if existing.name == experiment.name => Ok(()),
+            Ok(existing) if existing == *experiment => Ok(()),
+            Ok(existing) if existing.name == experiment.name => {
+                self.target.import_experiment(experiment)
+            }
             Ok(existing) => Err(Error::ResourceAlreadyExists(format!(
                 "experiment id {} is already used by '{}'",
                 experiment.experiment_id, existing.name

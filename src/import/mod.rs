@@ -23,7 +23,7 @@ pub use fuzz::{fuzz_jsonl_line, fuzz_metric_line};
 pub use jsonl::{JsonLine, JsonlReader, RunLine};
 pub use mlflow_dir::MlflowDir;
 pub use mlflow_sqlite::{ArtifactRoot, MlflowSqlite};
-pub use truth::{diff_json, truth_json};
+pub use truth::{diff_json, store_truth_json, truth_json};
 
 /// A run as a reader found it, with the files of its artifacts.
 #[derive(Debug, Clone)]

@@ -141,3 +141,45 @@ fn diff_at(path: &str, expected: &Value, actual: &Value, out: &mut Vec<String>) 
         (e, a) => out.push(format!("{path}: {a}, expected {e}")),
     }
 }
+
+/// The truth document of everything in `store`, read back through the
+/// public API: what a fixture import is compared against. Latest metric
+/// values come from `get_run` and histories from `metric_history`, so the
+/// store's own rules are what is checked.
+pub fn store_truth_json(store: &crate::Store) -> crate::Result<Value> {
+    let experiments = store.list_experiments()?;
+    let mut runs = Vec::new();
+    let mut latest = Map::new();
+    for run_id in store.run_ids()? {
+        let run = store.get_run(&run_id)?;
+        let mut record = store.run_record(&run_id)?;
+        for (key, points) in record.metrics.iter_mut() {
+            *points = store.metric_history(&run_id, key)?;
+        }
+        let values: Map<String, Value> = run
+            .metrics
+            .iter()
+            .map(|(k, p)| (k.clone(), float_json(p.value)))
+            .collect();
+        latest.insert(run_id.clone(), Value::Object(values));
+        let artifacts = store
+            .list_artifact_files(&run_id)?
+            .into_iter()
+            .map(|a| (a.path, a.file_size.unwrap_or(0)))
+            .collect();
+        runs.push((record, artifacts));
+    }
+    let mut doc = truth_json(&experiments, &runs);
+    if let Some(runs) = doc.get_mut("runs").and_then(Value::as_array_mut) {
+        for run in runs {
+            let id = run["info"]["run_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if let Some(values) = latest.remove(&id) {
+                run["metrics"] = values;
+            }
+        }
+    }
+    Ok(doc)
+}

@@ -178,12 +178,14 @@ impl MetricPoint {
                 || self.value == other.value)
     }
 
-    /// MLflow's history order: timestamp, then step, then value.
+    /// History order: timestamp, then step. Used with a stable sort, so
+    /// points equal in both keep their logging order. (MLflow's SQL store
+    /// also orders such ties by value; its file store keeps file order. A
+    /// stable sort reproduces what either store returned once imported.)
     pub fn history_cmp(&self, other: &MetricPoint) -> Ordering {
         self.timestamp
             .cmp(&other.timestamp)
             .then(self.step.cmp(&other.step))
-            .then(self.value.total_cmp(&other.value))
     }
 }
 
