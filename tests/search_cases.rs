@@ -15,13 +15,24 @@ use runstore::{
 fn every_mlflow_case_passes() {
     let all = cases::load();
     assert_eq!(all.cases.len(), 222);
-    assert!(all.cases.iter().all(|c| all.datasets.contains_key(&c.dataset)));
+    assert!(
+        all.cases
+            .iter()
+            .all(|c| all.datasets.contains_key(&c.dataset))
+    );
     let mut failures = Vec::new();
     for (key, data) in &all.datasets {
         let runs = data.runs();
-        failures.extend(run_dataset_cases(&all, key, |req| search_runs_naive(&runs, req)));
+        failures.extend(run_dataset_cases(&all, key, |req| {
+            search_runs_naive(&runs, req)
+        }));
     }
-    assert!(failures.is_empty(), "{} failing cases:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failing cases:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// A bare active run of experiment "1".
@@ -47,7 +58,11 @@ fn run(id: &str, start: i64) -> Run {
 }
 
 fn metric(run: &mut Run, key: &str, value: f64) {
-    let point = MetricPoint { step: 0, timestamp: 1, value };
+    let point = MetricPoint {
+        step: 0,
+        timestamp: 1,
+        value,
+    };
     run.metrics.insert(key.into(), point);
 }
 
@@ -98,7 +113,10 @@ fn b03_quotes_inside_filter_literals() {
             ..Default::default()
         };
         let page = search_experiments_naive(&exps, &req).unwrap();
-        page.experiments.into_iter().map(|e| e.experiment_id).collect::<Vec<_>>()
+        page.experiments
+            .into_iter()
+            .map(|e| e.experiment_id)
+            .collect::<Vec<_>>()
     };
     assert_eq!(search("name = \"it's\""), ["1"]);
     assert_eq!(search("name = \"x' OR name = 'y\""), ["2"]);
@@ -118,7 +136,10 @@ fn b05_like_wildcards_are_sql_wildcards() {
     assert_eq!(ids(&runs, "tags.note LIKE 'a_b'", &[]), ["r2", "r3"]);
     assert_eq!(ids(&runs, "tags.note LIKE '50%'", &[]), ["r0", "r1"]);
     assert_eq!(ids(&runs, "tags.note = 'a_b'", &[]), ["r2"]);
-    assert_eq!(ids(&runs, "tags.note LIKE '%\\%'", &[]), Vec::<String>::new());
+    assert_eq!(
+        ids(&runs, "tags.note LIKE '%\\%'", &[]),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -137,8 +158,14 @@ fn b11_runs_missing_the_order_key_come_last() {
     let mut runs: Vec<Run> = (1..=5).map(|i| run(&format!("r{i}"), i)).collect();
     runs[0].params.insert("p".into(), "b".into());
     runs[2].params.insert("p".into(), "a".into());
-    assert_eq!(ids(&runs, "", &["params.p ASC"]), ["r3", "r1", "r5", "r4", "r2"]);
-    assert_eq!(ids(&runs, "", &["params.p DESC"]), ["r1", "r3", "r5", "r4", "r2"]);
+    assert_eq!(
+        ids(&runs, "", &["params.p ASC"]),
+        ["r3", "r1", "r5", "r4", "r2"]
+    );
+    assert_eq!(
+        ids(&runs, "", &["params.p DESC"]),
+        ["r1", "r3", "r5", "r4", "r2"]
+    );
 }
 
 #[test]
@@ -162,7 +189,13 @@ fn b15_tokens_are_bound_to_their_query() {
 
     let err = search_runs_naive(&runs, &req("2", Some(token.clone()))).unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidParameterValue);
-    assert_eq!(search_runs_naive(&runs, &req("2", None)).unwrap().runs.len(), 5);
+    assert_eq!(
+        search_runs_naive(&runs, &req("2", None))
+            .unwrap()
+            .runs
+            .len(),
+        5
+    );
 
     let second = search_runs_naive(&runs, &req("1", Some(token))).unwrap();
     assert_eq!(second.runs.len(), 50);

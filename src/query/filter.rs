@@ -67,12 +67,18 @@ impl Attribute {
 
     /// Resolves a filter key (aliases included).
     pub fn for_search(key: &str) -> Option<Attribute> {
-        Self::SEARCH_KEYS.iter().find(|(k, _)| *k == key).map(|(_, a)| *a)
+        Self::SEARCH_KEYS
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, a)| *a)
     }
 
     /// Resolves an order_by key: the spaced run-name aliases are not accepted.
     pub fn for_order(key: &str) -> Option<Attribute> {
-        Self::SEARCH_KEYS[..9].iter().find(|(k, _)| *k == key).map(|(_, a)| *a)
+        Self::SEARCH_KEYS[..9]
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, a)| *a)
     }
 
     /// The valid filter keys, as listed in MLflow's message.
@@ -236,7 +242,11 @@ pub(crate) fn split_identifier(
         Some((entity, key)) => {
             let resolved = Entity::parse(entity).ok_or_else(|| {
                 let e = trim_backticks(entity);
-                error_at(src, at, format!("Invalid entity type '{e}'. Valid values are {valid_entities}"))
+                error_at(
+                    src,
+                    at,
+                    format!("Invalid entity type '{e}'. Valid values are {valid_entities}"),
+                )
             })?;
             (resolved, key)
         }
@@ -279,7 +289,11 @@ pub fn parse_filter(text: Option<&str>) -> Result<Filter> {
     for ((target, value, valid), raw) in parsed.into_iter().zip(&raws) {
         let op = check_comparator(src, &raw.op, valid)?;
         if matches!(value, Value::List(_)) != matches!(op, Comparator::In | Comparator::NotIn) {
-            return Err(error_at(src, raw.op.1, format!("Invalid comparator '{}'", raw.op.0)));
+            return Err(error_at(
+                src,
+                raw.op.1,
+                format!("Invalid comparator '{}'", raw.op.0),
+            ));
         }
         clauses.push(Clause { target, op, value });
     }
@@ -290,7 +304,11 @@ pub fn parse_filter(text: Option<&str>) -> Result<Filter> {
 pub(crate) fn single_statement(src: &str) -> Result<Vec<Node<'_>>> {
     let mut all = statements(src);
     match all.len() {
-        0 => Err(error_at(src, 0, format!("Invalid filter '{src}'. Could not be parsed."))),
+        0 => Err(error_at(
+            src,
+            0,
+            format!("Invalid filter '{src}'. Could not be parsed."),
+        )),
         1 => Ok(all.remove(0)),
         _ => {
             let at = all[1].first().map_or(0, Node::start);
@@ -351,7 +369,11 @@ fn join_at<'a>(nodes: &[&'a Node<'a>]) -> (Item<'a>, usize) {
         let parts = first.solid_children();
         if let [left, op, right] = parts.as_slice() {
             let op = (op.text().to_uppercase(), op.start());
-            let raw = RawComparison { left, op, right: Some(right) };
+            let raw = RawComparison {
+                left,
+                op,
+                right: Some(right),
+            };
             return (Item::Comparison(raw), 1);
         }
     }
@@ -377,7 +399,14 @@ fn join_at<'a>(nodes: &[&'a Node<'a>]) -> (Item<'a>, usize) {
     match joined {
         Some((op, used, right)) => {
             let op = (op.to_string(), start(1));
-            (Item::Comparison(RawComparison { left: first, op, right }), used)
+            (
+                Item::Comparison(RawComparison {
+                    left: first,
+                    op,
+                    right,
+                }),
+                used,
+            )
         }
         None => (Item::Other(first), 1),
     }
@@ -440,18 +469,31 @@ fn run_clause(src: &str, raw: &RawComparison<'_>) -> Result<(Target, Value, Allo
     let (value, allowed) = match &target {
         Target::Metric(_) => {
             let what = "Expected numeric value type for metric.".to_string();
-            (Value::Number(number_value(src, right, &what)?), Allowed::Numeric)
+            (
+                Value::Number(number_value(src, right, &what)?),
+                Allowed::Numeric,
+            )
         }
         Target::Param(_) | Target::Tag(_) => {
-            let what = if entity == Entity::Param { "parameter" } else { "tag" };
+            let what = if entity == Entity::Param {
+                "parameter"
+            } else {
+                "tag"
+            };
             let msg = format!("Expected a quoted string value for {what} (e.g. 'my-value').");
-            (Value::Text(text_value(src, right, &msg)?), Allowed::TextWithNull)
+            (
+                Value::Text(text_value(src, right, &msg)?),
+                Allowed::TextWithNull,
+            )
         }
         Target::Attribute(a) if a.is_numeric() => {
             let key = left.split_once('.').map_or(left, |(_, k)| k);
             let key = trim_backticks(strip_quotes(key).unwrap_or(key));
             let what = format!("Expected numeric value type for numeric attribute: {key}.");
-            (Value::Number(number_value(src, right, &what)?), Allowed::Numeric)
+            (
+                Value::Number(number_value(src, right, &what)?),
+                Allowed::Numeric,
+            )
         }
         Target::Attribute(a) => {
             let value = if right.is_group(GroupKind::Parenthesis) {
@@ -491,7 +533,10 @@ pub(crate) fn expect_identifier<'a>(src: &str, node: &Node<'a>) -> Result<&'a st
     Err(error_at(
         src,
         node.start(),
-        format!("Invalid comparison clause. Expected 'Identifier' found '{}'", node.text()),
+        format!(
+            "Invalid comparison clause. Expected 'Identifier' found '{}'",
+            node.text()
+        ),
     ))
 }
 
@@ -547,7 +592,11 @@ pub(crate) fn text_value(src: &str, node: &Node<'_>, what: &str) -> Result<Strin
     let string_like =
         node.leaf_kind() == Some(Kind::SingleString) || node.is_group(GroupKind::Identifier);
     if !string_like {
-        return Err(error_at(src, node.start(), format!("{what} Got value {text}")));
+        return Err(error_at(
+            src,
+            node.start(),
+            format!("{what} Got value {text}"),
+        ));
     }
     match strip_quotes(text) {
         Some(inner) => Ok(inner.to_string()),
@@ -581,13 +630,17 @@ pub(crate) fn list_value(src: &str, paren: &Node<'_>) -> Result<Vec<String>> {
         );
         return Err(error_at(src, bad.start, msg));
     }
-    if !inner.iter().any(|t| matches!(t.kind, Kind::SingleString | Kind::DoubleString)) {
+    if !inner
+        .iter()
+        .any(|t| matches!(t.kind, Kind::SingleString | Kind::DoubleString))
+    {
         let msg = format!("{LIST_PREFIX} a non-empty list of string values, but got empty list");
         return Err(error_at(src, paren.start(), msg));
     }
     let text = paren.text();
     python_strings(&text[1..text.len() - 1]).ok_or_else(|| {
-        let msg = format!("{LIST_PREFIX} a non-empty list of string values, but got ill-formed list");
+        let msg =
+            format!("{LIST_PREFIX} a non-empty list of string values, but got ill-formed list");
         error_at(src, paren.start(), msg)
     })
 }
@@ -699,11 +752,15 @@ pub(crate) mod experiments {
             (Entity::Attribute, "creation_time") => ExperimentTarget::CreationTime,
             (Entity::Attribute, "last_update_time") => ExperimentTarget::LastUpdateTime,
             (Entity::Attribute, _) => {
-                let msg = format!("Invalid attribute key '{key}' specified. Valid keys are '{KEYS}'");
+                let msg =
+                    format!("Invalid attribute key '{key}' specified. Valid keys are '{KEYS}'");
                 return Err(error_at(src, at, msg));
             }
             _ => {
-                let msg = format!("Invalid entity type '{}'. Valid values are {ENTITIES}", entity.name());
+                let msg = format!(
+                    "Invalid entity type '{}'. Valid values are {ENTITIES}",
+                    entity.name()
+                );
                 return Err(error_at(src, at, msg));
             }
         };
@@ -720,9 +777,15 @@ pub(crate) mod experiments {
         let (value, allowed) = match &target {
             ExperimentTarget::Tag(_) => {
                 let msg = "Expected a quoted string value for tag (e.g. 'my-value').";
-                (Value::Text(text_value(src, right, msg)?), Allowed::TextWithNull)
+                (
+                    Value::Text(text_value(src, right, msg)?),
+                    Allowed::TextWithNull,
+                )
             }
-            ExperimentTarget::Name => (Value::Text(text_value(src, right, text_msg)?), Allowed::Text),
+            ExperimentTarget::Name => (
+                Value::Text(text_value(src, right, text_msg)?),
+                Allowed::Text,
+            ),
             ExperimentTarget::ExperimentId => {
                 let value = if right.is_group(GroupKind::Parenthesis) {
                     Value::List(list_value(src, right)?)
@@ -733,14 +796,19 @@ pub(crate) mod experiments {
             }
             ExperimentTarget::CreationTime | ExperimentTarget::LastUpdateTime => {
                 let what = format!("Expected numeric value type for numeric attribute: {key}.");
-                (Value::Number(number_value(src, right, &what)?), Allowed::Numeric)
+                (
+                    Value::Number(number_value(src, right, &what)?),
+                    Allowed::Numeric,
+                )
             }
         };
         Ok((target, value, allowed))
     }
 }
 
-pub use experiments::{ExperimentClause, ExperimentFilter, ExperimentTarget, parse_experiment_filter};
+pub use experiments::{
+    ExperimentClause, ExperimentFilter, ExperimentTarget, parse_experiment_filter,
+};
 
 #[cfg(test)]
 mod tests {
@@ -758,21 +826,39 @@ mod tests {
 
     #[test]
     fn parses_each_entity() {
-        assert_eq!(one("metrics.acc > 0.5").target, Target::Metric("acc".into()));
-        assert_eq!(one("params.`max depth` = '5'").value, Value::Text("5".into()));
-        assert_eq!(one("tags.mlflow.runName = 'a'").target, Target::Tag("mlflow.runName".into()));
+        assert_eq!(
+            one("metrics.acc > 0.5").target,
+            Target::Metric("acc".into())
+        );
+        assert_eq!(
+            one("params.`max depth` = '5'").value,
+            Value::Text("5".into())
+        );
+        assert_eq!(
+            one("tags.mlflow.runName = 'a'").target,
+            Target::Tag("mlflow.runName".into())
+        );
         assert_eq!(
             one("attributes.`Run name` = 'a'").target,
             Target::Attribute(Attribute::RunName)
         );
-        assert_eq!(one("dataset.context = 'x'").target, Target::Dataset(DatasetField::Context));
+        assert_eq!(
+            one("dataset.context = 'x'").target,
+            Target::Dataset(DatasetField::Context)
+        );
         assert_eq!(one("params.lr IS NOT NULL").op, Comparator::IsNotNull);
     }
 
     #[test]
     fn numbers_keep_integer_or_float() {
-        assert_eq!(one("start_time > 2000").value, Value::Number(Number::Int(2000)));
-        assert_eq!(one("start_time > 2000.5").value, Value::Number(Number::Float(2000.5)));
+        assert_eq!(
+            one("start_time > 2000").value,
+            Value::Number(Number::Int(2000))
+        );
+        assert_eq!(
+            one("start_time > 2000.5").value,
+            Value::Number(Number::Float(2000.5))
+        );
         assert_eq!(
             one("metrics.x < 1e400").value,
             Value::Number(Number::Float(f64::INFINITY))
@@ -795,7 +881,10 @@ mod tests {
     #[test]
     fn strings_are_not_unescaped() {
         assert_eq!(one("params.q = 'it''s'").value, Value::Text("it''s".into()));
-        assert_eq!(one(r"params.q = 'it\'s'").value, Value::Text(r"it\'s".into()));
+        assert_eq!(
+            one(r"params.q = 'it\'s'").value,
+            Value::Text(r"it\'s".into())
+        );
     }
 
     #[test]

@@ -80,7 +80,9 @@ impl<'a> Node<'a> {
     pub fn solid_children(&self) -> Vec<&Node<'a>> {
         match self {
             Node::Leaf(_) => Vec::new(),
-            Node::Group { children, .. } => children.iter().filter(|c| !c.is_whitespace()).collect(),
+            Node::Group { children, .. } => {
+                children.iter().filter(|c| !c.is_whitespace()).collect()
+            }
         }
     }
 
@@ -133,16 +135,36 @@ pub fn group<'a>(src: &'a str, tokens: Vec<Token<'a>>) -> Vec<Node<'a>> {
     let nodes = parentheses(src, tokens);
     let nodes = periods(src, nodes);
     let nodes: Vec<Node<'a>> = nodes.into_iter().map(|n| lone_identifier(src, n)).collect();
-    let nodes = binary(src, nodes, GroupKind::Identifier, is_order_keyword, order_operands);
-    let nodes = binary(src, nodes, GroupKind::Operation, is_operator, operation_operand);
-    let nodes = binary(src, nodes, GroupKind::Comparison, is_comparison, comparison_operand);
+    let nodes = binary(
+        src,
+        nodes,
+        GroupKind::Identifier,
+        is_order_keyword,
+        order_operands,
+    );
+    let nodes = binary(
+        src,
+        nodes,
+        GroupKind::Operation,
+        is_operator,
+        operation_operand,
+    );
+    let nodes = binary(
+        src,
+        nodes,
+        GroupKind::Comparison,
+        is_comparison,
+        comparison_operand,
+    );
     aliases(src, nodes)
 }
 
 /// Builds a group over `children` (which must be non-empty and contiguous).
 fn make_group<'a>(src: &'a str, kind: GroupKind, children: Vec<Node<'a>>) -> Node<'a> {
     let start = children.first().map_or(0, Node::start);
-    let end = children.last().map_or(start, |n| n.start() + n.text().len());
+    let end = children
+        .last()
+        .map_or(start, |n| n.start() + n.text().len());
     Node::Group {
         kind,
         text: &src[start..end],
@@ -263,8 +285,11 @@ fn is_order_keyword(node: &Node<'_>) -> bool {
 }
 
 /// `identifier ASC` joins into the identifier; nothing is needed after it.
-fn order_operands(prev: &Node<'_>, next: Option<&Node<'_>>) -> (bool, bool) {
-    (prev.is_group(GroupKind::Identifier) || prev.is_number(), next.is_none() || true)
+fn order_operands(prev: &Node<'_>, _next: Option<&Node<'_>>) -> (bool, bool) {
+    (
+        prev.is_group(GroupKind::Identifier) || prev.is_number(),
+        true,
+    )
 }
 
 fn is_operator(node: &Node<'_>) -> bool {
@@ -391,7 +416,10 @@ mod tests {
 
     #[test]
     fn spaced_key_is_not_a_comparison() {
-        let kinds: Vec<_> = shape("params.max depth = '5'").into_iter().map(|s| s.0).collect();
+        let kinds: Vec<_> = shape("params.max depth = '5'")
+            .into_iter()
+            .map(|s| s.0)
+            .collect();
         assert_eq!(
             kinds,
             vec![Some(GroupKind::Identifier), Some(GroupKind::Comparison)]

@@ -75,13 +75,71 @@ const ALWAYS_KEYWORDS: [&str; 6] = ["CASE", "IN", "VALUES", "USING", "FROM", "AS
 /// Other words sqlparse classifies as keywords (a practical subset of its
 /// list: the SQL reserved words a filter could plausibly contain).
 const KEYWORDS: &[&str] = &[
-    "ADD", "ALL", "ALTER", "AND", "ANY", "ASC", "BEGIN", "BETWEEN", "BY", "CAST", "CHECK",
-    "COLLATE", "COLUMN", "COMMIT", "CONSTRAINT", "CREATE", "CROSS", "DEFAULT", "DELETE", "DESC",
-    "DISTINCT", "DROP", "ELSE", "END", "ESCAPE", "EXCEPT", "EXISTS", "FALSE", "FOR", "FOREIGN",
-    "FULL", "GROUP", "HAVING", "IF", "INNER", "INSERT", "INTERSECT", "INTO", "IS", "JOIN",
-    "LIMIT", "NATURAL", "NOT", "NULL", "OFFSET", "ON", "OR", "ORDER", "OUTER", "PRIMARY",
-    "REFERENCES", "RETURN", "ROLLBACK", "SELECT", "SET", "SOME", "TABLE", "THEN", "TRUE",
-    "UNION", "UNIQUE", "UPDATE", "WHEN", "WHERE", "WITH",
+    "ADD",
+    "ALL",
+    "ALTER",
+    "AND",
+    "ANY",
+    "ASC",
+    "BEGIN",
+    "BETWEEN",
+    "BY",
+    "CAST",
+    "CHECK",
+    "COLLATE",
+    "COLUMN",
+    "COMMIT",
+    "CONSTRAINT",
+    "CREATE",
+    "CROSS",
+    "DEFAULT",
+    "DELETE",
+    "DESC",
+    "DISTINCT",
+    "DROP",
+    "ELSE",
+    "END",
+    "ESCAPE",
+    "EXCEPT",
+    "EXISTS",
+    "FALSE",
+    "FOR",
+    "FOREIGN",
+    "FULL",
+    "GROUP",
+    "HAVING",
+    "IF",
+    "INNER",
+    "INSERT",
+    "INTERSECT",
+    "INTO",
+    "IS",
+    "JOIN",
+    "LIMIT",
+    "NATURAL",
+    "NOT",
+    "NULL",
+    "OFFSET",
+    "ON",
+    "OR",
+    "ORDER",
+    "OUTER",
+    "PRIMARY",
+    "REFERENCES",
+    "RETURN",
+    "ROLLBACK",
+    "SELECT",
+    "SET",
+    "SOME",
+    "TABLE",
+    "THEN",
+    "TRUE",
+    "UNION",
+    "UNIQUE",
+    "UPDATE",
+    "WHEN",
+    "WHERE",
+    "WITH",
 ];
 
 /// Splits `src` into tokens; never fails (unknown characters become
@@ -92,7 +150,11 @@ pub fn tokenize(src: &str) -> Vec<Token<'_>> {
     while pos < src.len() {
         let (kind, len) = next_token(src, pos);
         let one_char = char_len(src, pos);
-        let len = if kind == Kind::Error { one_char } else { len.max(one_char) };
+        let len = if kind == Kind::Error {
+            one_char
+        } else {
+            len.max(one_char)
+        };
         tokens.push(Token {
             kind,
             text: &src[pos..pos + len],
@@ -115,7 +177,9 @@ pub fn is_word(c: char) -> bool {
 
 /// sqlparse's `[A-ZÀ-Ü]` under IGNORECASE.
 fn is_name_letter(c: char) -> bool {
-    c.is_ascii_alphabetic() || ('\u{C0}'..='\u{DC}').contains(&c) || ('\u{E0}'..='\u{FC}').contains(&c)
+    c.is_ascii_alphabetic()
+        || ('\u{C0}'..='\u{DC}').contains(&c)
+        || ('\u{E0}'..='\u{FC}').contains(&c)
 }
 
 /// The look-ahead class `[_A-ZÀ-Ü]` that stops numbers running into words.
@@ -139,7 +203,9 @@ fn next_token(src: &str, pos: usize) -> (Kind, usize) {
         return (Kind::Comment, end + 4);
     }
     if first.is_whitespace() {
-        let len = rest.find(|c: char| !c.is_whitespace()).unwrap_or(rest.len());
+        let len = rest
+            .find(|c: char| !c.is_whitespace())
+            .unwrap_or(rest.len());
         return (Kind::Whitespace, len);
     }
     if rest.starts_with(":=") || rest.starts_with("::") {
@@ -285,7 +351,12 @@ fn leading_words(rest: &str, max: usize) -> Vec<(&str, usize)> {
 fn number(rest: &str) -> Option<(Kind, usize)> {
     let bytes = rest.as_bytes();
     let sign = usize::from(bytes.first() == Some(&b'-'));
-    let digits = |from: usize| bytes[from.min(bytes.len())..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let digits = |from: usize| {
+        bytes[from.min(bytes.len())..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count()
+    };
     let char_at = |i: usize| rest.get(i..).and_then(|s| s.chars().next());
 
     let int_len = digits(sign);
@@ -364,7 +435,9 @@ fn quoted(rest: &str, quote: char, backslash: bool) -> Option<usize> {
 /// Operators: sqlparse's special two-character ones, comparison runs of
 /// `<>=~!`, other runs of `+/@#%^&|-`; anything else is an error character.
 fn operator(rest: &str) -> (Kind, usize) {
-    for special in ["->>", "#>>", "->", "#>", "@>", "<@", "?|", "?&", "#-", "-", "?"] {
+    for special in [
+        "->>", "#>>", "->", "#>", "@>", "<@", "?|", "?&", "#-", "-", "?",
+    ] {
         if rest.starts_with(special) {
             return (Kind::Operator, special.len());
         }

@@ -46,12 +46,14 @@ pub fn search_runs_naive(runs: &[Run], req: &SearchRequest) -> Result<SearchPage
     let max_results = validate_max_results(req.max_results)?;
     let filter = parse_filter(req.filter.as_deref())?;
     let order = parse_order_by(&req.order_by)?;
-    let query = run_query_hash(&req);
+    let query = run_query_hash(req);
     let offset = resume_offset(req.page_token.as_deref(), &query)?;
 
     let mut hits: Vec<&Run> = runs
         .iter()
-        .filter(|r| req.experiment_ids.is_empty() || req.experiment_ids.contains(&r.info.experiment_id))
+        .filter(|r| {
+            req.experiment_ids.is_empty() || req.experiment_ids.contains(&r.info.experiment_id)
+        })
         .filter(|r| req.view_type.admits(r.info.lifecycle_stage))
         .filter(|r| filter.clauses.iter().all(|c| clause_matches(r, c)))
         .collect();
@@ -250,7 +252,11 @@ pub fn compare_runs(a: &Run, b: &Run, keys: &[OrderKey]) -> Ordering {
     let start = Target::Attribute(Attribute::StartTime);
     let by_keys = keys.iter().fold(Ordering::Equal, |ord, key| {
         ord.then_with(|| {
-            compare_sort_values(sort_value(a, &key.target), sort_value(b, &key.target), key.ascending)
+            compare_sort_values(
+                sort_value(a, &key.target),
+                sort_value(b, &key.target),
+                key.ascending,
+            )
         })
     });
     let by_start = if keys.iter().any(|k| k.target == start) {
@@ -258,7 +264,9 @@ pub fn compare_runs(a: &Run, b: &Run, keys: &[OrderKey]) -> Ordering {
     } else {
         b.info.start_time.cmp(&a.info.start_time)
     };
-    by_keys.then(by_start).then_with(|| a.info.run_id.cmp(&b.info.run_id))
+    by_keys
+        .then(by_start)
+        .then_with(|| a.info.run_id.cmp(&b.info.run_id))
 }
 
 /// `search_experiments` over a slice of experiments (SEMANTICS section 8).
@@ -275,7 +283,12 @@ pub fn search_experiments_naive(
     let mut hits: Vec<&Experiment> = exps
         .iter()
         .filter(|e| req.view_type.admits(e.lifecycle_stage))
-        .filter(|e| filter.clauses.iter().all(|c| experiment_matches(e, &c.target, c.op, &c.value)))
+        .filter(|e| {
+            filter
+                .clauses
+                .iter()
+                .all(|c| experiment_matches(e, &c.target, c.op, &c.value))
+        })
         .collect();
     hits.sort_by(|a, b| compare_experiments(a, b, &order));
 
@@ -286,7 +299,12 @@ pub fn search_experiments_naive(
     })
 }
 
-fn experiment_matches(exp: &Experiment, target: &ExperimentTarget, op: Comparator, value: &Value) -> bool {
+fn experiment_matches(
+    exp: &Experiment,
+    target: &ExperimentTarget,
+    op: Comparator,
+    value: &Value,
+) -> bool {
     let time = |t: Option<i64>| match (t, value) {
         (Some(t), Value::Number(n)) => compare_time(op, t, *n),
         _ => false,
@@ -307,11 +325,16 @@ fn experiment_sort_value<'a>(exp: &'a Experiment, target: &ExperimentTarget) -> 
             Ok(id) => SortValue::Int(id),
             Err(_) => SortValue::Text(&exp.experiment_id),
         },
-        ExperimentTarget::CreationTime => exp.creation_time.map_or(SortValue::Missing, SortValue::Int),
-        ExperimentTarget::LastUpdateTime => {
-            exp.last_update_time.map_or(SortValue::Missing, SortValue::Int)
+        ExperimentTarget::CreationTime => {
+            exp.creation_time.map_or(SortValue::Missing, SortValue::Int)
         }
-        ExperimentTarget::Tag(key) => exp.tags.get(key).map_or(SortValue::Missing, |s| SortValue::Text(s)),
+        ExperimentTarget::LastUpdateTime => exp
+            .last_update_time
+            .map_or(SortValue::Missing, SortValue::Int),
+        ExperimentTarget::Tag(key) => exp
+            .tags
+            .get(key)
+            .map_or(SortValue::Missing, |s| SortValue::Text(s)),
     }
 }
 
@@ -321,15 +344,24 @@ fn compare_experiments(a: &Experiment, b: &Experiment, keys: &[ExperimentOrderKe
     let default;
     let keys = if keys.is_empty() {
         default = [
-            ExperimentOrderKey { target: ExperimentTarget::CreationTime, ascending: false },
-            ExperimentOrderKey { target: ExperimentTarget::ExperimentId, ascending: true },
+            ExperimentOrderKey {
+                target: ExperimentTarget::CreationTime,
+                ascending: false,
+            },
+            ExperimentOrderKey {
+                target: ExperimentTarget::ExperimentId,
+                ascending: true,
+            },
         ];
         &default[..]
     } else {
         keys
     };
     let id = ExperimentTarget::ExperimentId;
-    let tie = ExperimentOrderKey { target: id.clone(), ascending: false };
+    let tie = ExperimentOrderKey {
+        target: id.clone(),
+        ascending: false,
+    };
     let tail = (!keys.iter().any(|k| k.target == id)).then_some(&tie);
     keys.iter().chain(tail).fold(Ordering::Equal, |ord, key| {
         ord.then_with(|| {
@@ -353,23 +385,41 @@ mod tests {
         assert!(!compare_metric(Comparator::Lt, f64::NAN, 1.0));
         assert!(compare_metric(Comparator::Eq, f64::INFINITY, f64::MAX));
         assert!(compare_metric(Comparator::Lt, f64::INFINITY, f64::INFINITY));
-        assert!(compare_metric(Comparator::Gt, f64::NEG_INFINITY, f64::NEG_INFINITY));
+        assert!(compare_metric(
+            Comparator::Gt,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY
+        ));
     }
 
     #[test]
     fn time_comparisons_keep_integers_exact() {
         assert!(compare_time(Comparator::Gt, 3000, Number::Float(2000.5)));
         assert!(!compare_time(Comparator::Gt, 2000, Number::Float(2000.5)));
-        assert!(compare_time(Comparator::Eq, i64::MAX, Number::Int(i64::MAX)));
-        assert!(!compare_time(Comparator::Eq, i64::MAX, Number::Int(i64::MAX - 1)));
+        assert!(compare_time(
+            Comparator::Eq,
+            i64::MAX,
+            Number::Int(i64::MAX)
+        ));
+        assert!(!compare_time(
+            Comparator::Eq,
+            i64::MAX,
+            Number::Int(i64::MAX - 1)
+        ));
     }
 
     #[test]
     fn nan_and_missing_sort_last_both_ways() {
         for asc in [true, false] {
             let real = SortValue::Real(-1.0);
-            assert_eq!(compare_sort_values(real, SortValue::NaN, asc), Ordering::Less);
-            assert_eq!(compare_sort_values(SortValue::NaN, SortValue::Missing, asc), Ordering::Less);
+            assert_eq!(
+                compare_sort_values(real, SortValue::NaN, asc),
+                Ordering::Less
+            );
+            assert_eq!(
+                compare_sort_values(SortValue::NaN, SortValue::Missing, asc),
+                Ordering::Less
+            );
         }
         let (a, b) = (SortValue::Text("B"), SortValue::Text("a"));
         assert_eq!(compare_sort_values(a, b, true), Ordering::Less);
@@ -386,7 +436,17 @@ mod tests {
     #[test]
     fn max_results_limits() {
         assert_eq!(validate_max_results(None).unwrap(), 1000);
-        assert!(validate_max_results(Some(0)).unwrap_err().to_string().contains("positive"));
-        assert!(validate_max_results(Some(50001)).unwrap_err().to_string().contains("50000"));
+        assert!(
+            validate_max_results(Some(0))
+                .unwrap_err()
+                .to_string()
+                .contains("positive")
+        );
+        assert!(
+            validate_max_results(Some(50001))
+                .unwrap_err()
+                .to_string()
+                .contains("50000")
+        );
     }
 }

@@ -74,7 +74,9 @@ pub fn parse_experiment_order_by(clauses: &[String]) -> Result<Vec<ExperimentOrd
 }
 
 fn invalid_key(key: &str, valid: &[&str]) -> Error {
-    Error::invalid(format!("Invalid attribute key '{key}' specified. Valid keys are '{valid:?}'"))
+    Error::invalid(format!(
+        "Invalid attribute key '{key}' specified. Valid keys are '{valid:?}'"
+    ))
 }
 
 fn duplicate(clauses: &[String]) -> Error {
@@ -84,7 +86,11 @@ fn duplicate(clauses: &[String]) -> Error {
 /// Checks the clause is one identifier with an optional direction and
 /// returns the identifier text and whether it sorts ascending.
 fn split_direction(clause: &str) -> Result<(String, bool)> {
-    let unparseable = || Error::invalid(format!("Invalid order_by clause '{clause}'. Could not be parsed."));
+    let unparseable = || {
+        Error::invalid(format!(
+            "Invalid order_by clause '{clause}'. Could not be parsed."
+        ))
+    };
     let mut all = statements(clause);
     if all.len() != 1 {
         return Err(unparseable());
@@ -167,12 +173,22 @@ mod tests {
 
     #[test]
     fn parses_keys_and_directions() {
-        let k = keys(&["metrics.`Mean Square Error` DESC", "tags.mlflow.runName", "status aSc"])
-            .unwrap();
+        let k = keys(&[
+            "metrics.`Mean Square Error` DESC",
+            "tags.mlflow.runName",
+            "status aSc",
+        ])
+        .unwrap();
         assert_eq!(k[0].target, Target::Metric("Mean Square Error".into()));
         assert!(!k[0].ascending);
         assert_eq!(k[1].target, Target::Tag("mlflow.runName".into()));
-        assert_eq!(k[2], OrderKey { target: Target::Attribute(Attribute::Status), ascending: true });
+        assert_eq!(
+            k[2],
+            OrderKey {
+                target: Target::Attribute(Attribute::Status),
+                ascending: true
+            }
+        );
         assert!(!keys(&["metrics.acc \t DESC"]).unwrap()[0].ascending);
     }
 

@@ -31,7 +31,9 @@ pub fn encode_mlflow_token(offset: usize) -> String {
 /// Decodes a token with MLflow's error rules (SEMANTICS section 5).
 pub fn decode_token(token: &str) -> Result<PageToken> {
     let bytes = base64_decode(token).ok_or_else(|| {
-        Error::invalid(format!("Invalid page token, could not base64-decode '{token}'"))
+        Error::invalid(format!(
+            "Invalid page token, could not base64-decode '{token}'"
+        ))
     })?;
     let text = String::from_utf8_lossy(&bytes);
     let parsed: Json = serde_json::from_str(&text)
@@ -39,7 +41,9 @@ pub fn decode_token(token: &str) -> Result<PageToken> {
 
     let offset = parsed.get("offset");
     if offset.is_none_or(is_falsy) {
-        return Err(Error::invalid(format!("Invalid page token, parsed value={parsed}")));
+        return Err(Error::invalid(format!(
+            "Invalid page token, parsed value={parsed}"
+        )));
     }
     let offset = offset.and_then(as_offset).ok_or_else(|| {
         let shown = offset.map_or(String::new(), Json::to_string);
@@ -80,7 +84,9 @@ fn is_falsy(v: &Json) -> bool {
 /// Python's `int(offset)` for the forms that make sense as an offset.
 fn as_offset(v: &Json) -> Option<usize> {
     let n = match v {
-        Json::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f.trunc() as i64))?,
+        Json::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().map(|f| f.trunc() as i64))?,
         Json::String(s) => s.trim().parse::<i64>().ok()?,
         Json::Bool(true) => 1,
         _ => return None,
@@ -140,7 +146,11 @@ const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 pub fn base64_encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -156,7 +166,7 @@ pub fn base64_encode(bytes: &[u8]) -> String {
 /// Standard base64 with mandatory padding; `None` when malformed.
 pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
     let bytes = text.as_bytes();
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return None;
     }
     let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
@@ -211,7 +221,10 @@ mod tests {
             ..Default::default()
         };
         let token = encode_token(100, &run_query_hash(&a));
-        assert_eq!(resume_offset(Some(&token), &run_query_hash(&a)).unwrap(), 100);
+        assert_eq!(
+            resume_offset(Some(&token), &run_query_hash(&a)).unwrap(),
+            100
+        );
         assert!(resume_offset(Some(&token), &run_query_hash(&b)).is_err());
         let plain = encode_mlflow_token(7);
         assert_eq!(resume_offset(Some(&plain), &run_query_hash(&b)).unwrap(), 7);

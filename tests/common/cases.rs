@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use runstore::model::CONTEXT_TAG;
 use runstore::query::token::decode_token;
 use runstore::{
-    Dataset, DatasetInput, Experiment, InputTag, LifecycleStage, MetricPoint, Result, Run,
-    RunInfo, RunRecord, RunStatus, SearchPage, SearchRequest, ViewType,
+    Dataset, DatasetInput, Experiment, InputTag, LifecycleStage, MetricPoint, Result, Run, RunInfo,
+    RunRecord, RunStatus, SearchPage, SearchRequest, ViewType,
 };
 use serde_json::Value as Json;
 
@@ -31,8 +31,14 @@ pub struct CaseData {
 /// What MLflow answered.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expected {
-    Ids { ids: Vec<String>, next_offset: Option<usize> },
-    Error { code: String, message_contains: String },
+    Ids {
+        ids: Vec<String>,
+        next_offset: Option<usize>,
+    },
+    Error {
+        code: String,
+        message_contains: String,
+    },
 }
 
 /// One case.
@@ -86,7 +92,12 @@ fn dataset(key: &str, d: &Json) -> CaseData {
             tags: BTreeMap::new(),
         })
         .collect();
-    let runs = d["runs"].as_array().unwrap().iter().map(run_record).collect();
+    let runs = d["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(run_record)
+        .collect();
     CaseData {
         key: key.to_string(),
         experiments,
@@ -276,7 +287,11 @@ pub fn check_case(case: &Case, result: Result<SearchPage>) -> Result<(), String>
                 return Err(format!("ids {got:?}, expected {ids:?}"));
             }
             let next = match &page.next_page_token {
-                Some(t) => Some(decode_token(t).map_err(|e| format!("bad token: {e}"))?.offset),
+                Some(t) => Some(
+                    decode_token(t)
+                        .map_err(|e| format!("bad token: {e}"))?
+                        .offset,
+                ),
                 None => None,
             };
             if next != *next_offset {
@@ -285,12 +300,20 @@ pub fn check_case(case: &Case, result: Result<SearchPage>) -> Result<(), String>
             Ok(())
         }
         (Expected::Ids { ids, .. }, Err(e)) => Err(format!("error {e}, expected ids {ids:?}")),
-        (Expected::Error { code, message_contains }, Err(e)) => {
+        (
+            Expected::Error {
+                code,
+                message_contains,
+            },
+            Err(e),
+        ) => {
             if e.code().as_str() != code {
                 return Err(format!("code {} ({e}), expected {code}", e.code()));
             }
             if !e.to_string().contains(message_contains.as_str()) {
-                return Err(format!("message {e:?}, expected to contain {message_contains:?}"));
+                return Err(format!(
+                    "message {e:?}, expected to contain {message_contains:?}"
+                ));
             }
             Ok(())
         }
