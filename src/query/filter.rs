@@ -505,7 +505,7 @@ fn run_clause(src: &str, raw: &RawComparison<'_>) -> Result<(Target, Value, Allo
                          string values.",
                     ));
                 }
-                Value::List(list_value(src, right)?)
+                Value::List(lowercase_only(list_value(src, right)?))
             } else {
                 let msg = "Expected a quoted string value for attributes.";
                 Value::Text(text_value(src, right, msg)?)
@@ -514,7 +514,7 @@ fn run_clause(src: &str, raw: &RawComparison<'_>) -> Result<(Target, Value, Allo
         }
         Target::Dataset(_) => {
             let value = if right.is_group(GroupKind::Parenthesis) {
-                Value::List(list_value(src, right)?)
+                Value::List(lowercase_only(list_value(src, right)?))
             } else {
                 let msg = "Expected a quoted string value for dataset attributes.";
                 Value::Text(text_value(src, right, msg)?)
@@ -643,6 +643,17 @@ pub(crate) fn list_value(src: &str, paren: &Node<'_>) -> Result<Vec<String>> {
             format!("{LIST_PREFIX} a non-empty list of string values, but got ill-formed list");
         error_at(src, paren.start(), msg)
     })
+}
+
+/// MLflow drops list items that are not lower case (Python's
+/// `str.islower()`: some cased letter and no upper-case one), because run
+/// ids are lower-case hex and MySQL's IN ignores case. It applies this to
+/// run_id and dataset lists alike, so `dataset.name IN ('Train')` finds
+/// nothing and `NOT IN ('R1')` excludes nothing.
+fn lowercase_only(items: Vec<String>) -> Vec<String> {
+    let is_lower =
+        |s: &str| s.chars().any(char::is_lowercase) && !s.chars().any(char::is_uppercase);
+    items.into_iter().filter(|s| is_lower(s)).collect()
 }
 
 /// Evaluates `'a', "b" 'c',` as Python would: `["a", "bc"]`.
@@ -876,6 +887,9 @@ mod tests {
         assert_eq!(list("run_id IN ('r1',)"), v(&["r1"]));
         assert_eq!(list("run_id IN ('r' '1', \"r2\")"), v(&["r1", "r2"]));
         assert!(message("run_id IN ()").contains("got empty list"));
+        assert!(message("run_id IN (1, 2)").contains("different type in list"));
+        assert_eq!(list("run_id IN ('R1', 'r2', '123')"), v(&["r2"]));
+        assert_eq!(list("dataset.name NOT IN ('Train')"), v(&[]));
     }
 
     #[test]

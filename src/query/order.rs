@@ -84,7 +84,9 @@ fn duplicate(clauses: &[String]) -> Error {
 }
 
 /// Checks the clause is one identifier with an optional direction and
-/// returns the identifier text and whether it sorts ascending.
+/// returns the identifier text and whether it sorts ascending. Like MLflow,
+/// the text is split shell-style (backticks read as double quotes); with a
+/// direction, the identifier is the first word with its quotes removed.
 fn split_direction(clause: &str) -> Result<(String, bool)> {
     let unparseable = || {
         Error::invalid(format!(
@@ -117,8 +119,7 @@ fn split_direction(clause: &str) -> Result<(String, bool)> {
                     )));
                 }
             };
-            let cut = text.trim_end().len() - direction.len();
-            Ok((text[..cut].trim_end().to_string(), ascending))
+            Ok((words[0].clone(), ascending))
         }
         _ => Err(unparseable()),
     }

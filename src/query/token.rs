@@ -46,7 +46,11 @@ pub fn decode_token(token: &str) -> Result<PageToken> {
         )));
     }
     let offset = offset.and_then(as_offset).ok_or_else(|| {
-        let shown = offset.map_or(String::new(), Json::to_string);
+        let shown = match offset {
+            Some(Json::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => String::new(),
+        };
         Error::invalid(format!("Invalid page token, not stringable {shown}"))
     })?;
     let query = parsed.get("q").and_then(Json::as_str).map(str::to_string);
@@ -163,29 +167,34 @@ pub fn base64_encode(bytes: &[u8]) -> String {
     out
 }
 
-/// Standard base64 with mandatory padding; `None` when malformed.
+/// Decodes base64 the lenient way Python's `base64.b64decode` does (which
+/// MLflow uses): characters outside the alphabet are skipped, a complete
+/// padding ends the input, and a final partial group is an error (`None`).
 pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let bytes = text.as_bytes();
-    if !bytes.len().is_multiple_of(4) {
-        return None;
-    }
-    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
-    for (i, chunk) in bytes.chunks(4).enumerate() {
-        let last = i + 1 == bytes.len() / 4;
-        let pad = chunk.iter().rev().take_while(|&&c| c == b'=').count();
-        if pad > 2 || (pad > 0 && !last) {
-            return None;
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    let (mut acc, mut quad_pos, mut pads) = (0u32, 0usize, 0usize);
+    for c in text.bytes() {
+        if c == b'=' {
+            pads += 1;
+            if quad_pos >= 2 && quad_pos + pads >= 4 {
+                return Some(out);
+            }
+            continue;
         }
-        let mut n: u32 = 0;
-        for &c in &chunk[..4 - pad] {
-            let v = ALPHABET.iter().position(|&a| a == c)?;
-            n = (n << 6) | v as u32;
+        let Some(v) = ALPHABET.iter().position(|&a| a == c) else {
+            continue;
+        };
+        pads = 0;
+        acc = (acc << 6) | v as u32;
+        quad_pos += 1;
+        if quad_pos > 1 {
+            let shift = 2 * (4 - quad_pos);
+            out.push((acc >> shift) as u8);
+            acc &= (1 << shift) - 1;
         }
-        n <<= 6 * pad as u32;
-        let decoded = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        out.extend_from_slice(&decoded[..3 - pad]);
+        quad_pos %= 4;
     }
-    Some(out)
+    (quad_pos == 0).then_some(out)
 }
 
 #[cfg(test)]
@@ -237,5 +246,8 @@ mod tests {
             assert_eq!(base64_decode(enc).unwrap(), raw.as_bytes());
         }
         assert!(base64_decode("Zg=a").is_none());
+        assert!(base64_decode("Zg").is_none());
+        assert_eq!(base64_decode("Z g=\n=").unwrap(), b"f");
+        assert_eq!(base64_decode("Zg==trailing").unwrap(), b"f");
     }
 }
