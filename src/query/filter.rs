@@ -730,7 +730,7 @@ pub(crate) mod experiments {
         Tag(String),
     }
 
-    const ENTITIES: &str = "['attribute', 'tag']";
+    const ENTITIES: &str = "('attribute', 'tag', 'tags')";
     const KEYS: &str = "['name', 'creation_time', 'last_update_time', 'experiment_id']";
 
     /// Parses a `search_experiments` filter (SEMANTICS section 8).
@@ -755,6 +755,12 @@ pub(crate) mod experiments {
     fn clause(src: &str, raw: &RawComparison<'_>) -> Result<(ExperimentTarget, Value, Allowed)> {
         let left = expect_identifier(src, raw.left)?;
         let at = raw.left.start();
+        if let Some((prefix, _)) = left.split_once('.')
+            && !["attribute", "attributes", "tag", "tags"].contains(&prefix)
+        {
+            let msg = format!("Invalid entity type '{prefix}'. Valid entity types are {ENTITIES}");
+            return Err(error_at(src, at, msg));
+        }
         let (entity, key) = split_identifier(src, at, left, ENTITIES)?;
         let target = match (entity, key.as_str()) {
             (Entity::Tag, _) => ExperimentTarget::Tag(key.clone()),

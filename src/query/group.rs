@@ -173,12 +173,17 @@ fn make_group<'a>(src: &'a str, kind: GroupKind, children: Vec<Node<'a>>) -> Nod
     }
 }
 
+/// Parentheses nested deeper than this stay plain tokens, so hostile input
+/// cannot build a tree deep enough to overflow the stack when walked or
+/// dropped. No valid filter nests at all, except one level for IN lists.
+const MAX_NESTING: usize = 32;
+
 /// Matches `(` with `)`; an unmatched parenthesis stays a plain token.
 fn parentheses<'a>(src: &'a str, tokens: Vec<Token<'a>>) -> Vec<Node<'a>> {
     let mut stack: Vec<Vec<Node<'a>>> = vec![Vec::new()];
     for token in tokens {
         let punct = |s: &str| token.kind == Kind::Punct && token.text == s;
-        if punct("(") {
+        if punct("(") && stack.len() <= MAX_NESTING {
             stack.push(vec![Node::Leaf(token)]);
         } else if punct(")") && stack.len() > 1 {
             let mut inner = stack.pop().unwrap_or_default();
@@ -432,6 +437,13 @@ mod tests {
         assert_eq!(statements("a = 1;").len(), 1);
         assert_eq!(statements("a = 1; -- c").len(), 1);
         assert!(statements("   ").is_empty());
+    }
+
+    #[test]
+    fn deep_nesting_is_flattened() {
+        let deep = format!("{}{}", "(".repeat(100_000), ")".repeat(100_000));
+        let nodes = statements(&deep).remove(0);
+        assert!(nodes.len() > 1000);
     }
 
     #[test]
