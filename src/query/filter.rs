@@ -917,6 +917,77 @@ mod tests {
     }
 
     #[test]
+    fn acceptance_rules_of_the_spec() {
+        let accepted = [
+            "metrics.acc>=-1",
+            "params.a='x'AND params.b='y'",
+            "metrics.1acc > 0",
+            "params.select = 'x'",
+            "params.`from` = 'x'",
+            "metrics.acc > 0.8 AND AND",
+            "AND metrics.acc > 1.",
+            "metrics.acc > -.5",
+            "params.\"a-b\" = 'x'",
+            "tags.t = \"it's\"",
+            "run_id IN ('r' '1')",
+            "dataset.context NOT IN ('a', \"b\",)",
+        ];
+        for f in accepted {
+            assert!(
+                parse_filter(Some(f)).is_ok(),
+                "{f}: {:?}",
+                parse_filter(Some(f))
+            );
+        }
+        let rejected = [
+            ("metrics.acc > 1e", "Expected numeric value type for metric"),
+            (
+                "metrics.acc > inf",
+                "Expected numeric value type for metric",
+            ),
+            (
+                "metrics.acc > 0x10",
+                "Expected numeric value type for metric",
+            ),
+            ("metrics.acc = +1", "Invalid clause(s)"),
+            (
+                "params.a = NULL",
+                "Expected a quoted string value for parameter",
+            ),
+            ("params.from = 'x'", "Invalid clause(s)"),
+            ("tags.env = 'prod' -- c", "Invalid clause(s)"),
+            ("params.lr NOT LIKE 'x'", "Invalid comparator 'NOT LIKE'"),
+            ("attributes.run_id IN 'r1'", "Invalid clause(s)"),
+            (
+                "dataset.name IS NULL",
+                "IS NULL / IS NOT NULL is only supported",
+            ),
+            (
+                "metrics.acc IS NOT NULL",
+                "IS NULL / IS NOT NULL is only supported",
+            ),
+            ("`metrics.acc` > 1", "Invalid entity type"),
+            ("METRICS.acc > 1", "Invalid entity type"),
+            ("attribute.status = true", "Invalid clause(s)"),
+            ("params.x == 'a'", "Invalid comparator '=='"),
+            ("a = 1; ", "Invalid clause(s)"),
+            ("\t\n", "Invalid filter"),
+        ];
+        for (f, needle) in rejected {
+            let msg = message(f);
+            assert!(msg.starts_with(needle), "{f}: {msg}");
+            assert!(msg.contains("(at position "), "{f}: {msg}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(text in "[a-z.`'\"()=<>!%_ ,;0-9eE+-]{0,40}") {
+            crate::query::fuzz_filter(text.as_bytes());
+        }
+    }
+
+    #[test]
     fn experiment_filters() {
         let f = parse_experiment_filter(Some("name LIKE 'a%' AND tags.t IS NULL")).unwrap();
         assert_eq!(f.clauses[0].target, ExperimentTarget::Name);

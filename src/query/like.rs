@@ -75,6 +75,26 @@ mod tests {
         assert!(ilike("Ä", "Ä"));
     }
 
+    /// An obviously correct (exponential) reference matcher.
+    fn reference(v: &[char], p: &[char]) -> bool {
+        match p.split_first() {
+            None => v.is_empty(),
+            Some(('%', rest)) => (0..=v.len()).any(|i| reference(&v[i..], rest)),
+            Some((&c, rest)) => {
+                v.first().is_some_and(|&x| c == '_' || c == x) && reference(&v[1..], rest)
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn agrees_with_the_reference(value in "[ab%_\n]{0,8}", pattern in "[ab%_]{0,6}") {
+            let v: Vec<char> = value.chars().collect();
+            let p: Vec<char> = pattern.chars().collect();
+            proptest::prop_assert_eq!(like(&value, &pattern), reference(&v, &p));
+        }
+    }
+
     #[test]
     fn no_exponential_backtracking() {
         let value = "a".repeat(5000);
