@@ -259,12 +259,12 @@ pub(crate) fn split_identifier(
 const RUN_ENTITIES: &str = "['metric', 'parameter', 'tag', 'attribute', 'dataset']";
 
 /// A comparison as the structure pass found it.
-struct RawComparison<'a> {
-    left: &'a Node<'a>,
+pub(crate) struct RawComparison<'a> {
+    pub left: &'a Node<'a>,
     /// The comparator, upper-cased, and where it starts.
-    op: (String, usize),
+    pub op: (String, usize),
     /// `None` for IS NULL / IS NOT NULL.
-    right: Option<&'a Node<'a>>,
+    pub right: Option<&'a Node<'a>>,
 }
 
 /// Top-level items after IN / NOT IN / IS [NOT] NULL were joined.
@@ -326,7 +326,10 @@ pub(crate) fn single_statement(src: &str) -> Result<Vec<Node<'_>>> {
 
 /// Joins IN / NOT IN / IS [NOT] NULL, rejects anything at the top level but
 /// comparisons, whitespace and AND, and returns the comparisons in order.
-fn comparisons<'a>(src: &str, statement: &'a [Node<'a>]) -> Result<Vec<RawComparison<'a>>> {
+pub(crate) fn comparisons<'a>(
+    src: &str,
+    statement: &'a [Node<'a>],
+) -> Result<Vec<RawComparison<'a>>> {
     let items = join_comparisons(statement);
     let invalid: Vec<&Node<'_>> = items
         .iter()
@@ -414,7 +417,7 @@ fn join_at<'a>(nodes: &[&'a Node<'a>]) -> (Item<'a>, usize) {
 
 /// The allowed comparators of a clause, by MLflow's sets.
 #[derive(Debug, Clone, Copy)]
-enum Allowed {
+pub(crate) enum Allowed {
     Numeric,
     Text,
     TextWithNull,
@@ -432,7 +435,11 @@ impl Allowed {
     }
 }
 
-fn check_comparator(src: &str, op: &(String, usize), allowed: Allowed) -> Result<Comparator> {
+pub(crate) fn check_comparator(
+    src: &str,
+    op: &(String, usize),
+    allowed: Allowed,
+) -> Result<Comparator> {
     let names = allowed.names();
     match Comparator::parse(&op.0) {
         Some(c) if names.contains(&op.0.as_str()) => Ok(c),
@@ -702,131 +709,6 @@ fn python_literal(chars: &mut impl Iterator<Item = char>, quote: char) -> Option
     }
 }
 
-/// Run-filter clause sets and experiment ones share everything but targets.
-pub(crate) mod experiments {
-    use super::*;
-
-    /// A parsed experiment filter.
-    #[derive(Debug, Clone, PartialEq, Default)]
-    pub struct ExperimentFilter {
-        pub clauses: Vec<ExperimentClause>,
-    }
-
-    /// One clause of an experiment filter.
-    #[derive(Debug, Clone, PartialEq)]
-    pub struct ExperimentClause {
-        pub target: ExperimentTarget,
-        pub op: Comparator,
-        pub value: Value,
-    }
-
-    /// What an experiment clause compares.
-    #[derive(Debug, Clone, PartialEq, Eq)]
-    pub enum ExperimentTarget {
-        Name,
-        ExperimentId,
-        CreationTime,
-        LastUpdateTime,
-        Tag(String),
-    }
-
-    const ENTITIES: &str = "('attribute', 'tag', 'tags')";
-    const KEYS: &str = "['name', 'creation_time', 'last_update_time', 'experiment_id']";
-
-    /// Parses a `search_experiments` filter (SEMANTICS section 8).
-    pub fn parse_experiment_filter(text: Option<&str>) -> Result<ExperimentFilter> {
-        let Some(src) = text.filter(|t| !t.is_empty()) else {
-            return Ok(ExperimentFilter::default());
-        };
-        let statement = single_statement(src)?;
-        let raws = comparisons(src, &statement)?;
-        let mut parsed = Vec::new();
-        for raw in &raws {
-            parsed.push(clause(src, raw)?);
-        }
-        let mut clauses = Vec::new();
-        for ((target, value, allowed), raw) in parsed.into_iter().zip(&raws) {
-            let op = check_comparator(src, &raw.op, allowed)?;
-            clauses.push(ExperimentClause { target, op, value });
-        }
-        Ok(ExperimentFilter { clauses })
-    }
-
-    fn clause(src: &str, raw: &RawComparison<'_>) -> Result<(ExperimentTarget, Value, Allowed)> {
-        let left = expect_identifier(src, raw.left)?;
-        let at = raw.left.start();
-        if let Some((prefix, _)) = left.split_once('.')
-            && !["attribute", "attributes", "tag", "tags"].contains(&prefix)
-        {
-            let msg = format!("Invalid entity type '{prefix}'. Valid entity types are {ENTITIES}");
-            return Err(error_at(src, at, msg));
-        }
-        let (entity, key) = split_identifier(src, at, left, ENTITIES)?;
-        let target = match (entity, key.as_str()) {
-            (Entity::Tag, _) => ExperimentTarget::Tag(key.clone()),
-            (Entity::Attribute, "name") => ExperimentTarget::Name,
-            (Entity::Attribute, "experiment_id") => ExperimentTarget::ExperimentId,
-            (Entity::Attribute, "creation_time") => ExperimentTarget::CreationTime,
-            (Entity::Attribute, "last_update_time") => ExperimentTarget::LastUpdateTime,
-            (Entity::Attribute, _) => {
-                let msg =
-                    format!("Invalid attribute key '{key}' specified. Valid keys are '{KEYS}'");
-                return Err(error_at(src, at, msg));
-            }
-            _ => {
-                let msg = format!(
-                    "Invalid entity type '{}'. Valid values are {ENTITIES}",
-                    entity.name()
-                );
-                return Err(error_at(src, at, msg));
-            }
-        };
-        let Some(right) = raw.right else {
-            if entity != Entity::Tag {
-                let msg = format!(
-                    "IS NULL / IS NOT NULL is only supported for tags, not for 'attribute' '{key}'"
-                );
-                return Err(error_at(src, raw.op.1, msg));
-            }
-            return Ok((target, Value::None, Allowed::TextWithNull));
-        };
-        let text_msg = "Expected a quoted string value for attributes.";
-        let (value, allowed) = match &target {
-            ExperimentTarget::Tag(_) => {
-                let msg = "Expected a quoted string value for tag (e.g. 'my-value').";
-                (
-                    Value::Text(text_value(src, right, msg)?),
-                    Allowed::TextWithNull,
-                )
-            }
-            ExperimentTarget::Name => (
-                Value::Text(text_value(src, right, text_msg)?),
-                Allowed::Text,
-            ),
-            ExperimentTarget::ExperimentId => {
-                let value = if right.is_group(GroupKind::Parenthesis) {
-                    Value::List(list_value(src, right)?)
-                } else {
-                    Value::Text(text_value(src, right, text_msg)?)
-                };
-                (value, Allowed::TextWithList)
-            }
-            ExperimentTarget::CreationTime | ExperimentTarget::LastUpdateTime => {
-                let what = format!("Expected numeric value type for numeric attribute: {key}.");
-                (
-                    Value::Number(number_value(src, right, &what)?),
-                    Allowed::Numeric,
-                )
-            }
-        };
-        Ok((target, value, allowed))
-    }
-}
-
-pub use experiments::{
-    ExperimentClause, ExperimentFilter, ExperimentTarget, parse_experiment_filter,
-};
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -985,13 +867,5 @@ mod tests {
         fn never_panics(text in "[a-z.`'\"()=<>!%_ ,;0-9eE+-]{0,40}") {
             crate::query::fuzz_filter(text.as_bytes());
         }
-    }
-
-    #[test]
-    fn experiment_filters() {
-        let f = parse_experiment_filter(Some("name LIKE 'a%' AND tags.t IS NULL")).unwrap();
-        assert_eq!(f.clauses[0].target, ExperimentTarget::Name);
-        assert_eq!(f.clauses[1].op, Comparator::IsNull);
-        assert!(parse_experiment_filter(Some("metrics.a > 1")).is_err());
     }
 }

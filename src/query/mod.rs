@@ -5,6 +5,7 @@
 //! and `order` turn text into typed clauses, `like` and `token` hold the
 //! value rules, and `naive` is the reference evaluator. See `docs/search.md`.
 
+pub mod experiment_filter;
 pub mod filter;
 mod group;
 pub mod lexer;
@@ -14,9 +15,11 @@ pub mod order;
 mod request;
 pub mod token;
 
+pub use experiment_filter::{
+    ExperimentClause, ExperimentFilter, ExperimentTarget, parse_experiment_filter,
+};
 pub use filter::{
-    Attribute, Clause, Comparator, DatasetField, ExperimentFilter, ExperimentTarget, Filter,
-    Number, Target, Value, parse_experiment_filter, parse_filter,
+    Attribute, Clause, Comparator, DatasetField, Filter, Number, Target, Value, parse_filter,
 };
 pub use naive::{search_experiments_naive, search_runs_naive};
 pub use order::{OrderKey, parse_order_by};

@@ -6,9 +6,9 @@
 
 use std::cmp::Ordering;
 
+use super::experiment_filter::{ExperimentTarget, parse_experiment_filter};
 use super::filter::{
-    Attribute, Clause, Comparator, DatasetField, ExperimentTarget, Number, Target, Value,
-    parse_experiment_filter, parse_filter,
+    Attribute, Clause, Comparator, DatasetField, Number, Target, Value, parse_filter,
 };
 use super::like::{ilike, like};
 use super::order::{ExperimentOrderKey, OrderKey, parse_experiment_order_by, parse_order_by};

@@ -2,7 +2,8 @@
 //! `identifier [ASC|DESC]`, duplicates rejected with INTERNAL_ERROR as
 //! MLflow's SQL store does.
 
-use super::filter::{Attribute, Entity, ExperimentTarget, Target, split_identifier};
+use super::experiment_filter::ExperimentTarget;
+use super::filter::{Attribute, Entity, Target, split_identifier};
 use super::group::{GroupKind, statements};
 use crate::error::{Error, Result};
 
