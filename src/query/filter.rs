@@ -456,13 +456,9 @@ fn run_clause(src: &str, raw: &RawComparison<'_>) -> Result<(Target, Value, Allo
     let left = expect_identifier(src, raw.left)?;
     let at = raw.left.start();
     let (entity, key) = split_identifier(src, at, left, RUN_ENTITIES)?;
-    let target = run_target(src, at, entity, key)?;
+    let target = run_target(src, at, entity, key.clone())?;
     let is_null = raw.right.is_none();
     if is_null && !matches!(entity, Entity::Param | Entity::Tag) {
-        let key = match &target {
-            Target::Metric(k) => k.clone(),
-            _ => left.split_once('.').map_or(left, |(_, k)| k).to_string(),
-        };
         let msg = format!(
             "IS NULL / IS NOT NULL is only supported for tags and params, not for '{}' '{key}'",
             entity.name()
@@ -494,8 +490,6 @@ fn run_clause(src: &str, raw: &RawComparison<'_>) -> Result<(Target, Value, Allo
             )
         }
         Target::Attribute(a) if a.is_numeric() => {
-            let key = left.split_once('.').map_or(left, |(_, k)| k);
-            let key = trim_backticks(strip_quotes(key).unwrap_or(key));
             let what = format!("Expected numeric value type for numeric attribute: {key}.");
             (
                 Value::Number(number_value(src, right, &what)?),
