@@ -238,7 +238,8 @@ pub fn compare_sort_values(a: SortValue<'_>, b: SortValue<'_>, ascending: bool) 
         return by_group;
     }
     let ord = match (a, b) {
-        (SortValue::Real(x), SortValue::Real(y)) => x.total_cmp(&y),
+        // partial_cmp, not total_cmp: -0.0 ties with 0.0 as in SQLite.
+        (SortValue::Real(x), SortValue::Real(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
         (SortValue::Int(x), SortValue::Int(y)) => x.cmp(&y),
         (SortValue::Text(x), SortValue::Text(y)) => x.as_bytes().cmp(y.as_bytes()),
         _ => Ordering::Equal,
@@ -421,6 +422,8 @@ mod tests {
                 Ordering::Less
             );
         }
+        let zeros = compare_sort_values(SortValue::Real(-0.0), SortValue::Real(0.0), true);
+        assert_eq!(zeros, Ordering::Equal);
         let (a, b) = (SortValue::Text("B"), SortValue::Text("a"));
         assert_eq!(compare_sort_values(a, b, true), Ordering::Less);
     }
