@@ -209,7 +209,7 @@ fn fuzz_filter_survives_the_seed_corpus() {
     let all = cases::load();
     let mut seeds: Vec<Vec<u8>> = Vec::new();
     for case in &all.cases {
-        seeds.extend(case.filter.iter().map(|f| f.as_bytes().to_vec()));
+        seeds.extend(case.request.filter.iter().map(|f| f.as_bytes().to_vec()));
         seeds.extend(case.request.order_by.iter().map(|o| o.as_bytes().to_vec()));
     }
     let mut inputs = Vec::new();

@@ -48,8 +48,6 @@ pub struct Case {
     pub dataset: String,
     pub request: SearchRequest,
     pub expected: Expected,
-    /// Every filter text of the file, for the fuzz seed corpus.
-    pub filter: Option<String>,
 }
 
 /// Loads `tests/data/search_cases.json`.
@@ -251,7 +249,6 @@ fn case(c: &Json) -> Case {
                 .map(|n| n as usize),
         },
     };
-    let filter = c["filter"].as_str().map(str::to_string);
     let request = SearchRequest {
         experiment_ids: c["experiments"]
             .as_array()
@@ -259,7 +256,7 @@ fn case(c: &Json) -> Case {
             .iter()
             .map(|e| experiment_id(e.as_str().unwrap()))
             .collect(),
-        filter: filter.clone(),
+        filter: c["filter"].as_str().map(str::to_string),
         order_by: c["order_by"]
             .as_array()
             .map(|a| a.iter().map(|o| o.as_str().unwrap().to_string()).collect())
@@ -273,7 +270,6 @@ fn case(c: &Json) -> Case {
         dataset: c["dataset"].as_str().unwrap().to_string(),
         request,
         expected,
-        filter,
     }
 }
 
