@@ -243,9 +243,9 @@ fn next_token(src: &str, pos: usize) -> (Kind, usize) {
     operator(rest)
 }
 
-/// `?`, `%s`, `%(name)s`, `$name`, `:name`, `?name` (sqlparse placeholders).
+/// `?`, `%s`, `$name`, `:name` (sqlparse placeholders).
 fn placeholder(rest: &str, prev: Option<char>) -> Option<usize> {
-    if rest.starts_with('?') && !rest[1..].starts_with(is_word) {
+    if rest.starts_with('?') {
         return Some(1);
     }
     if rest.starts_with("%s") {
@@ -253,7 +253,7 @@ fn placeholder(rest: &str, prev: Option<char>) -> Option<usize> {
     }
     let first = rest.chars().next()?;
     let after_word = prev.is_some_and(is_word);
-    if "$:?".contains(first) && !after_word {
+    if "$:".contains(first) && !after_word {
         let n = word_len(&rest[1..]);
         if n > 0 {
             return Some(1 + n);
