@@ -1,0 +1,215 @@
+//! Reading a stream's frames in order, across its segment files.
+//!
+//! The reader never modifies a file. A torn tail at the very end of the last
+//! segment (what a crash, or a writer in the middle of an append, leaves) is
+//! the end of the stream; any other damage is [`Error::Corruption`].
+
+use std::path::{Path, PathBuf};
+
+use super::Position;
+use super::segment::{self, SEGMENT_HEADER_LEN, Step};
+use crate::error::{Error, Result};
+
+/// One record read back from a stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// Where the frame starts.
+    pub position: Position,
+    /// Where the next frame of the same segment would start.
+    pub end: Position,
+    pub record_type: u8,
+    /// The payload as given to `append`, decompressed.
+    pub payload: Vec<u8>,
+}
+
+/// Iterates the frames of one stream from a position.
+///
+/// The segment list is taken when the reader opens; each segment file is read
+/// whole when the reader reaches it. To follow a live writer, open a new
+/// reader from the `end` of the last frame seen. After the first error the
+/// iterator yields nothing more.
+#[derive(Debug)]
+pub struct StreamReader {
+    stream_id: u64,
+    segments: Vec<(u64, PathBuf)>,
+    /// Index into `segments` of the segment to read next or being read.
+    next: usize,
+    /// Where to start in the first segment read.
+    start_offset: u64,
+    current: Option<Loaded>,
+    finished: bool,
+}
+
+/// A segment's bytes and the reading position in them.
+#[derive(Debug)]
+struct Loaded {
+    number: u64,
+    path: PathBuf,
+    bytes: Vec<u8>,
+    offset: usize,
+    is_last: bool,
+}
+
+impl StreamReader {
+    /// Opens the stream in `stream_dir` for reading from `from`
+    /// ([`Position::START`] for the beginning).
+    ///
+    /// A position must name an existing segment (or the one right after the
+    /// last, at its start) and a frame boundary; otherwise it is corruption.
+    pub fn open(stream_dir: &Path, stream_id: u64, from: Position) -> Result<StreamReader> {
+        let segments = if stream_dir.is_dir() {
+            segment::list_segments(stream_dir)?
+        } else {
+            Vec::new()
+        };
+        let mut reader = StreamReader {
+            stream_id,
+            segments,
+            next: 0,
+            start_offset: from.offset,
+            current: None,
+            finished: false,
+        };
+
+        let first = reader.segments.first().map(|s| s.0);
+        let last = reader.segments.last().map(|s| s.0);
+        match (first, last) {
+            _ if from == Position::START => reader.start_offset = 0,
+            (Some(first), Some(last)) if (first..=last).contains(&from.segment) => {
+                reader.next = (from.segment - first) as usize;
+            }
+            (_, last) if from.segment == last.map_or(1, |l| l + 1) && !past_header(from) => {
+                reader.finished = true;
+            }
+            _ => {
+                return Err(Error::corrupt(
+                    stream_dir,
+                    from.offset,
+                    format!(
+                        "log position in segment {} is not in this stream",
+                        from.segment
+                    ),
+                ));
+            }
+        }
+        Ok(reader)
+    }
+
+    /// Reads the next segment file, positioned at its first frame to read.
+    fn load_next(&mut self) -> Result<Option<Loaded>> {
+        let Some((number, path)) = self.segments.get(self.next).cloned() else {
+            return Ok(None);
+        };
+        let is_last = self.next + 1 == self.segments.len();
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+
+        // A last segment with only part of a header is a rotation a crash
+        // interrupted; the writer's recovery removes it.
+        let partial =
+            bytes.len() <= SEGMENT_HEADER_LEN && segment::SegmentHeader::decode(&bytes).is_err();
+        if is_last && partial {
+            return Ok(None);
+        }
+        segment::check_header(&bytes, &path, self.stream_id, number)?;
+
+        let start = std::mem::take(&mut self.start_offset).max(SEGMENT_HEADER_LEN as u64);
+        if start > bytes.len() as u64 {
+            return Err(Error::corrupt(
+                &path,
+                start,
+                "log position past the end of the segment",
+            ));
+        }
+        self.next += 1;
+        Ok(Some(Loaded {
+            number,
+            path,
+            bytes,
+            offset: start as usize,
+            is_last,
+        }))
+    }
+
+    /// The next frame, or `None` at the end of the stream.
+    fn read_next(&mut self) -> Result<Option<Frame>> {
+        loop {
+            let Some(loaded) = &mut self.current else {
+                match self.load_next()? {
+                    Some(loaded) => self.current = Some(loaded),
+                    None => return Ok(None),
+                }
+                continue;
+            };
+
+            let at = loaded.offset;
+            match segment::next_frame(&loaded.bytes, at) {
+                Step::Frame(decoded, end) => {
+                    loaded.offset = end;
+                    let position = |offset: usize| Position {
+                        segment: loaded.number,
+                        offset: offset as u64,
+                    };
+                    return Ok(Some(Frame {
+                        position: position(at),
+                        end: position(end),
+                        record_type: decoded.record_type,
+                        payload: decoded.payload,
+                    }));
+                }
+                Step::End => self.current = None,
+                Step::Tail(_) if loaded.is_last => return Ok(None),
+                Step::Tail(reason) | Step::Damaged(reason) => {
+                    return Err(Error::corrupt(&loaded.path, at as u64, reason));
+                }
+            }
+        }
+    }
+}
+
+impl Iterator for StreamReader {
+    type Item = Result<Frame>;
+
+    fn next(&mut self) -> Option<Result<Frame>> {
+        if self.finished {
+            return None;
+        }
+        let item = self.read_next().transpose();
+        if !matches!(item, Some(Ok(_))) {
+            self.finished = true;
+        }
+        item
+    }
+}
+
+/// Whether a position lies past a segment's header (so names a frame in it).
+fn past_header(position: Position) -> bool {
+    position.offset > SEGMENT_HEADER_LEN as u64
+}
+
+/// The stream ids that have a folder in `log_dir` (20-digit decimal names),
+/// sorted. A missing `log_dir` has no streams.
+pub fn list_streams(log_dir: &Path) -> Result<Vec<u64>> {
+    if !log_dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let entries = std::fs::read_dir(log_dir).map_err(|e| Error::io(log_dir, e))?;
+    let mut streams = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(log_dir, e))?;
+        let is_dir = entry
+            .file_type()
+            .map_err(|e| Error::io(entry.path(), e))?
+            .is_dir();
+        let id = entry.file_name().to_str().and_then(segment::parse_number);
+        if let (true, Some(id)) = (is_dir, id) {
+            streams.push(id);
+        }
+    }
+    streams.sort_unstable();
+    Ok(streams)
+}
+
+/// The folder of stream `stream_id` under `log_dir`.
+pub fn stream_dir(log_dir: &Path, stream_id: u64) -> PathBuf {
+    log_dir.join(format!("{stream_id:020}"))
+}
