@@ -213,3 +213,92 @@ pub fn list_streams(log_dir: &Path) -> Result<Vec<u64>> {
 pub fn stream_dir(log_dir: &Path, stream_id: u64) -> PathBuf {
     log_dir.join(format!("{stream_id:020}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::StreamWriter;
+
+    #[test]
+    fn list_streams_finds_only_numbered_folders() {
+        let tmp = tempfile::tempdir().unwrap();
+        for name in ["00000000000000000003", "00000000000000000001", "scratch"] {
+            std::fs::create_dir(tmp.path().join(name)).unwrap();
+        }
+        std::fs::write(tmp.path().join("00000000000000000002"), b"a file").unwrap();
+        assert_eq!(list_streams(tmp.path()).unwrap(), [1, 3]);
+        assert_eq!(
+            list_streams(&tmp.path().join("missing")).unwrap(),
+            Vec::<u64>::new()
+        );
+        assert!(stream_dir(tmp.path(), 3).ends_with("00000000000000000003"));
+    }
+
+    #[test]
+    fn reads_from_any_frame_boundary() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut writer, _) = StreamWriter::open(tmp.path(), 1, 120).unwrap();
+        let appended: Vec<_> = (0..10u8)
+            .map(|i| writer.append(i, &[i; 30]).unwrap())
+            .collect();
+        assert!(appended[9].start.segment > 1);
+
+        for (i, from) in appended.iter().enumerate() {
+            let types: Vec<u8> = StreamReader::open(tmp.path(), 1, from.start)
+                .unwrap()
+                .map(|f| f.unwrap().record_type)
+                .collect();
+            assert_eq!(types, (i as u8..10).collect::<Vec<_>>());
+        }
+        let end = writer.position();
+        assert_eq!(StreamReader::open(tmp.path(), 1, end).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn positions_outside_the_stream_are_rejected() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut writer, _) = StreamWriter::open(tmp.path(), 1, 1 << 20).unwrap();
+        writer.append(1, b"only").unwrap();
+
+        let next_segment = Position {
+            segment: 2,
+            offset: 0,
+        };
+        assert_eq!(
+            StreamReader::open(tmp.path(), 1, next_segment)
+                .unwrap()
+                .count(),
+            0
+        );
+
+        let far = Position {
+            segment: 9,
+            offset: 40,
+        };
+        let err = StreamReader::open(tmp.path(), 1, far).unwrap_err();
+        assert!(matches!(err, Error::Corruption { .. }), "{err}");
+
+        let past_end = Position {
+            segment: 1,
+            offset: 4000,
+        };
+        let mut reader = StreamReader::open(tmp.path(), 1, past_end).unwrap();
+        assert!(matches!(
+            reader.next(),
+            Some(Err(Error::Corruption { offset: 4000, .. }))
+        ));
+        assert!(reader.next().is_none());
+    }
+
+    #[test]
+    fn wrong_stream_id_is_corruption() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut writer, _) = StreamWriter::open(tmp.path(), 1, 1 << 20).unwrap();
+        writer.append(1, b"x").unwrap();
+        let mut reader = StreamReader::open(tmp.path(), 2, Position::START).unwrap();
+        assert!(matches!(
+            reader.next(),
+            Some(Err(Error::Corruption { offset: 0, .. }))
+        ));
+    }
+}

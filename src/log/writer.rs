@@ -243,16 +243,22 @@ fn fsync(segment: &ActiveSegment) -> Result<()> {
         .map_err(|e| Error::io(&segment.path, e))
 }
 
-/// Creates the stream folder and makes its entry in the parent durable.
+/// Creates the stream folder (and missing ancestors) and makes every new
+/// folder entry durable by fsyncing the folder that holds it.
 fn create_stream_dir(dir: &Path) -> Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
+    let created: Vec<&Path> = dir.ancestors().take_while(|d| !d.is_dir()).collect();
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    match dir.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => recovery::sync_dir(parent),
-        _ => Ok(()),
+
+    for new_dir in created {
+        match new_dir.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => recovery::sync_dir(parent)?,
+            _ => {}
+        }
     }
+    Ok(())
 }
 
 /// Opens an existing segment for appending at its end.
