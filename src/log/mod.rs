@@ -59,8 +59,13 @@ mod tests {
     use super::*;
 
     /// A real segment with small, compressed and incompressible frames, and
-    /// the offsets where its frames end.
+    /// the offsets where its frames end. Written once per test binary.
     fn seed_segment() -> (Vec<u8>, Vec<usize>) {
+        static SEED: std::sync::OnceLock<(Vec<u8>, Vec<usize>)> = std::sync::OnceLock::new();
+        SEED.get_or_init(write_seed_segment).clone()
+    }
+
+    fn write_seed_segment() -> (Vec<u8>, Vec<usize>) {
         let tmp = tempfile::tempdir().unwrap();
         let (mut writer, _) = StreamWriter::open(tmp.path(), 5, 1 << 20).unwrap();
         let mut ends = Vec::new();
@@ -106,6 +111,41 @@ mod tests {
         }
         for garbage in [vec![0u8; 100], vec![0xffu8; 100], b"RUNSLOG\0".repeat(9)] {
             assert_eq!(fuzz_decode(&garbage), 0);
+        }
+    }
+
+    proptest::proptest! {
+        /// Random edits of a real segment: whatever they do, decoding never
+        /// panics and never finds more frames than were written.
+        #[test]
+        fn fuzz_decode_never_panics_on_edited_segments(
+            edits in proptest::collection::vec((0usize..4096, proptest::num::u8::ANY), 0..8),
+            cut in 0usize..4096,
+            insert_at in proptest::option::of(0usize..4096),
+        ) {
+            let (mut bytes, ends) = seed_segment();
+            for (at, value) in edits {
+                let len = bytes.len();
+                bytes[at % len] = value;
+            }
+            if let Some(at) = insert_at {
+                let at = at % bytes.len();
+                bytes.splice(at..at, [0xa5u8; 7]);
+            }
+            bytes.truncate(cut.max(SEGMENT_HEADER_LEN));
+            proptest::prop_assert!(fuzz_decode(&bytes) <= ends.len());
+        }
+
+        /// Arbitrary bytes behind a valid header reach the frame decoder.
+        #[test]
+        fn fuzz_decode_never_panics_on_garbage(tail in proptest::collection::vec(
+            proptest::num::u8::ANY, 0..2048,
+        )) {
+            let header = segment::SegmentHeader { stream_id: 1, segment: 1 };
+            let mut bytes = header.encode().to_vec();
+            bytes.extend_from_slice(&tail);
+            fuzz_decode(&bytes);
+            fuzz_decode(&tail);
         }
     }
 }
