@@ -62,37 +62,19 @@ impl StreamReader {
         } else {
             Vec::new()
         };
-        let mut reader = StreamReader {
+        let start = first_to_read(&segments, from).ok_or_else(|| {
+            let reason = format!("log position {from:?} is not in this stream");
+            Error::corrupt(stream_dir, from.offset, reason)
+        })?;
+
+        Ok(StreamReader {
             stream_id,
+            next: start.unwrap_or(segments.len()),
             segments,
-            next: 0,
             start_offset: from.offset,
             current: None,
-            finished: false,
-        };
-
-        let first = reader.segments.first().map(|s| s.0);
-        let last = reader.segments.last().map(|s| s.0);
-        match (first, last) {
-            _ if from == Position::START => reader.start_offset = 0,
-            (Some(first), Some(last)) if (first..=last).contains(&from.segment) => {
-                reader.next = (from.segment - first) as usize;
-            }
-            (_, last) if from.segment == last.map_or(1, |l| l + 1) && !past_header(from) => {
-                reader.finished = true;
-            }
-            _ => {
-                return Err(Error::corrupt(
-                    stream_dir,
-                    from.offset,
-                    format!(
-                        "log position in segment {} is not in this stream",
-                        from.segment
-                    ),
-                ));
-            }
-        }
-        Ok(reader)
+            finished: start.is_none(),
+        })
     }
 
     /// Reads the next segment file, positioned at its first frame to read.
@@ -181,9 +163,23 @@ impl Iterator for StreamReader {
     }
 }
 
-/// Whether a position lies past a segment's header (so names a frame in it).
-fn past_header(position: Position) -> bool {
-    position.offset > SEGMENT_HEADER_LEN as u64
+/// The index in `segments` of the segment to start reading at, `Some(None)`
+/// if `from` is the end of the stream (the start of the segment after the
+/// last), and `None` if `from` is not in the stream.
+fn first_to_read(segments: &[(u64, PathBuf)], from: Position) -> Option<Option<usize>> {
+    if from == Position::START {
+        return Some(Some(0));
+    }
+    if let Some(index) = segments
+        .iter()
+        .position(|(number, _)| *number == from.segment)
+    {
+        return Some(Some(index));
+    }
+
+    let after_last = segments.last().map_or(1, |(number, _)| number + 1);
+    let at_its_start = from.offset <= SEGMENT_HEADER_LEN as u64;
+    (from.segment == after_last && at_its_start).then_some(None)
 }
 
 /// The stream ids that have a folder in `log_dir` (20-digit decimal names),
