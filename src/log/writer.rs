@@ -75,6 +75,9 @@ impl Poison {
 }
 
 /// The single appender of one stream of segments.
+///
+/// It takes no file lock: the store must make sure that only one writer, in
+/// one process, appends to a stream.
 #[derive(Debug)]
 pub struct StreamWriter {
     dir: PathBuf,
