@@ -7,8 +7,8 @@ pub fn new_run_id() -> String {
 
 const ADJECTIVES: [&str; 24] = [
     "able", "bold", "brave", "bright", "calm", "clever", "crisp", "eager", "fair", "gentle",
-    "glad", "grand", "keen", "kind", "lucid", "merry", "noble", "proud", "quick", "quiet", "sharp",
-    "swift", "warm", "wise",
+    "glad", "grand", "keen", "kind", "lucid", "merry", "noble", "proud", "quick", "quiet",
+    "sharp", "swift", "warm", "wise",
 ];
 
 const NOUNS: [&str; 24] = [
@@ -34,10 +34,7 @@ mod tests {
     fn run_ids_are_32_lowercase_hex() {
         let id = new_run_id();
         assert_eq!(id.len(), 32);
-        assert!(
-            id.chars()
-                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-        );
+        assert!(id.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert_ne!(id, new_run_id());
     }
 

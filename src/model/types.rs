@@ -57,10 +57,7 @@ impl RunStatus {
 
     /// FINISHED, FAILED and KILLED end a run.
     pub fn is_terminated(self) -> bool {
-        matches!(
-            self,
-            RunStatus::Finished | RunStatus::Failed | RunStatus::Killed
-        )
+        matches!(self, RunStatus::Finished | RunStatus::Failed | RunStatus::Killed)
     }
 }
 

@@ -91,40 +91,26 @@ pub fn validate_metric(m: &Metric) -> Result<()> {
 /// Checks a param's key and value length.
 pub fn validate_param(p: &Param) -> Result<()> {
     validate_key("parameter", &p.key)?;
-    check_len(
-        &format!("Param value for key '{}'", p.key),
-        &p.value,
-        MAX_PARAM_VALUE_LEN,
-    )
+    check_len(&format!("Param value for key '{}'", p.key), &p.value, MAX_PARAM_VALUE_LEN)
 }
 
 /// Checks a run tag's key and value length.
 pub fn validate_tag(t: &RunTag) -> Result<()> {
     validate_key("tag", &t.key)?;
-    check_len(
-        &format!("Tag value for key '{}'", t.key),
-        &t.value,
-        MAX_TAG_VALUE_LEN,
-    )
+    check_len(&format!("Tag value for key '{}'", t.key), &t.value, MAX_TAG_VALUE_LEN)
 }
 
 /// Checks an experiment tag (longer values than run tags, no truncation).
 pub fn validate_experiment_tag(key: &str, value: &str) -> Result<()> {
     validate_key("tag", key)?;
     check_len("Tag key", key, MAX_EXPERIMENT_TAG_KEY_LEN)?;
-    check_len(
-        &format!("Tag value for key '{key}'"),
-        value,
-        MAX_EXPERIMENT_TAG_VALUE_LEN,
-    )
+    check_len(&format!("Tag value for key '{key}'"), value, MAX_EXPERIMENT_TAG_VALUE_LEN)
 }
 
 /// Checks an experiment name: non-blank, at most 500 characters.
 pub fn validate_experiment_name(name: &str) -> Result<()> {
     if name.trim().is_empty() {
-        return Err(Error::invalid(
-            "Invalid experiment name: must not be empty or blank",
-        ));
+        return Err(Error::invalid("Invalid experiment name: must not be empty or blank"));
     }
     check_len("Experiment name", name, MAX_EXPERIMENT_NAME_LEN)
 }
@@ -135,9 +121,7 @@ pub fn validate_run_id(run_id: &str) -> Result<()> {
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
     let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if !first_ok || !rest_ok || run_id.len() > 256 {
-        return Err(Error::invalid(format!(
-            "Invalid value '{run_id}' for parameter 'run_id'"
-        )));
+        return Err(Error::invalid(format!("Invalid value '{run_id}' for parameter 'run_id'")));
     }
     Ok(())
 }
@@ -206,28 +190,12 @@ mod tests {
 
     #[test]
     fn keys_accepted_and_rejected_as_mlflow_does() {
-        for ok in [
-            "a b",
-            "a/b",
-            "a:b",
-            "a.b",
-            "a-b",
-            "é",
-            "max depth",
-            "train/acc",
-        ] {
-            assert!(
-                validate_key("metric", ok).is_ok(),
-                "{ok} should be accepted"
-            );
+        for ok in ["a b", "a/b", "a:b", "a.b", "a-b", "é", "max depth", "train/acc"] {
+            assert!(validate_key("metric", ok).is_ok(), "{ok} should be accepted");
         }
-        for bad in [
-            "a@b", "a,b", "a%b", "a\\b", "", ".", "/a", "a/", "a//b", "a/./b", "../a", "..x",
-        ] {
-            assert!(
-                validate_key("metric", bad).is_err(),
-                "{bad} should be rejected"
-            );
+        for bad in ["a@b", "a,b", "a%b", "a\\b", "", ".", "/a", "a/", "a//b", "a/./b", "../a", "..x"]
+        {
+            assert!(validate_key("metric", bad).is_err(), "{bad} should be rejected");
         }
     }
 
