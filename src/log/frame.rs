@@ -103,6 +103,13 @@ pub fn check(bytes: &[u8]) -> Result<usize, DecodeError> {
     let Some(covered) = bytes.get(CRC_START..total) else {
         return Err(DecodeError::Incomplete);
     };
+    let flags = head[9];
+    if flags & !KNOWN_FLAGS != 0 {
+        return Err(DecodeError::Corrupt(format!(
+            "unknown frame flags {flags:#04x}"
+        )));
+    }
+
     let expected = read_u32(head, 4);
     let actual = crc32fast::hash(covered);
     if expected != actual {
@@ -110,14 +117,17 @@ pub fn check(bytes: &[u8]) -> Result<usize, DecodeError> {
             "frame checksum mismatch: stored {expected:#010x}, computed {actual:#010x}"
         )));
     }
-
-    let flags = head[9];
-    if flags & !KNOWN_FLAGS != 0 {
-        return Err(DecodeError::Corrupt(format!(
-            "unknown frame flags {flags:#04x}"
-        )));
-    }
     Ok(total)
+}
+
+/// How many bytes [`check`] would checksum for the frame at the start of
+/// `bytes`, or `None` if it fails before the checksum (length, presence,
+/// flags). Lets a caller bound the work of probing many offsets.
+pub fn checksum_cost(bytes: &[u8]) -> Option<usize> {
+    let head = bytes.get(..FRAME_HEADER_LEN)?;
+    let len = read_u32(head, 0) as usize;
+    let fits = len <= MAX_PAYLOAD_LEN && FRAME_HEADER_LEN + len <= bytes.len();
+    (fits && head[9] & !KNOWN_FLAGS == 0).then_some(len + 2)
 }
 
 /// Decodes the frame at the start of `bytes`; returns it and the bytes it used.

@@ -193,11 +193,31 @@ pub(crate) fn next_frame(bytes: &[u8], offset: usize) -> Step {
     }
 }
 
+/// Checksum work allowed when probing, per byte left in the segment.
+const PROBE_WORK_PER_BYTE: usize = 16;
+
 /// Whether a frame that checks out starts at any offset after `offset`.
 ///
-/// Probing is cheap: most offsets fail on the length bound before any CRC.
+/// Most offsets fail on the length bound or the flags before any CRC. The
+/// CRC work is bounded; past the bound the answer is "yes", which reports
+/// damage rather than risk cutting frames that might be valid.
 fn valid_frame_after(bytes: &[u8], offset: usize) -> bool {
-    (offset + 1..bytes.len()).any(|at| frame::check(&bytes[at..]).is_ok())
+    let rest = bytes.len().saturating_sub(offset);
+    let mut budget = rest.saturating_mul(PROBE_WORK_PER_BYTE).max(1 << 20);
+    for at in offset + 1..bytes.len() {
+        let candidate = &bytes[at..];
+        let Some(cost) = frame::checksum_cost(candidate) else {
+            continue;
+        };
+        if cost > budget {
+            return true;
+        }
+        budget -= cost;
+        if frame::check(candidate).is_ok() {
+            return true;
+        }
+    }
+    false
 }
 
 fn read_u64(bytes: &[u8], at: usize) -> u64 {
@@ -314,5 +334,15 @@ mod tests {
         let mut bytes = frames(&[b"one", b"two"]);
         bytes[12] ^= 0xff;
         assert!(matches!(next_frame(&bytes, 0), Step::Damaged(_)));
+    }
+
+    #[test]
+    fn probing_gives_up_as_damage_when_too_costly() {
+        // Every aligned offset reads as a 64 KiB frame with known flags: an
+        // unbounded probe would checksum gigabytes.
+        let bytes = [0u8, 0, 1, 0].repeat(64 * 1024);
+        let started = std::time::Instant::now();
+        assert!(matches!(next_frame(&bytes, 0), Step::Damaged(_)));
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 }
