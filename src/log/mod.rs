@@ -37,11 +37,24 @@ pub fn fuzz_decode(data: &[u8]) -> usize {
     for at in 0..data.len().min(512) {
         std::hint::black_box(frame::decode(&data[at..]).is_ok());
     }
+    std::hint::black_box(frame::decode(&with_valid_crc(data)).is_ok());
 
     match segment::SegmentHeader::decode(data) {
         Ok(_) => walk(data, SEGMENT_HEADER_LEN),
         Err(_) => 0,
     }
+}
+
+/// `data` as the type, flags and stored payload of a frame with a correct
+/// length and CRC, so that a fuzzer reaches the flags and lz4 checks.
+fn with_valid_crc(data: &[u8]) -> Vec<u8> {
+    let body = &data[..data.len().min(MAX_PAYLOAD_LEN)];
+    let stored_len = body.len().saturating_sub(2) as u32;
+    let mut bytes = Vec::with_capacity(FRAME_HEADER_LEN + body.len());
+    bytes.extend_from_slice(&stored_len.to_le_bytes());
+    bytes.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
+    bytes.extend_from_slice(body);
+    bytes
 }
 
 /// Walks frames from `offset` the way the reader does; counts the good ones.
@@ -147,5 +160,23 @@ mod tests {
             fuzz_decode(&bytes);
             fuzz_decode(&tail);
         }
+    }
+
+    #[test]
+    fn fuzz_decode_reaches_the_lz4_checks() {
+        let mut frame = Vec::new();
+        frame::encode(3, &"lz4 ".repeat(300).into_bytes(), &mut frame).unwrap();
+        let body = &frame[8..];
+        let rebuilt = with_valid_crc(body);
+        assert_eq!(rebuilt, frame);
+        assert!(frame::decode(&rebuilt).is_ok());
+
+        let mut broken = body.to_vec();
+        broken[6] ^= 0xff;
+        let rebuilt = with_valid_crc(&broken);
+        assert!(matches!(
+            frame::decode(&rebuilt),
+            Err(frame::DecodeError::Corrupt(_))
+        ));
     }
 }
