@@ -30,11 +30,11 @@ fn log_dir(root: &Path) -> PathBuf {
 }
 
 fn stream_dir(root: &Path, stream: u64) -> PathBuf {
-    log_dir(root).join(format!("{stream:016}"))
+    log::stream_dir(&log_dir(root), stream)
 }
 
 fn segment_path(root: &Path, stream: u64, segment: u64) -> PathBuf {
-    stream_dir(root, stream).join(format!("{segment:020}.seg"))
+    stream_dir(root, stream).join(log::segment_file_name(segment))
 }
 
 pub(super) fn open(root: &Path, options: Options) -> Result<Store> {
@@ -180,8 +180,12 @@ fn restore_snapshot(state: &mut State, snap: snapshot::Snapshot) {
 fn replay(root: &Path, manifest: &Manifest, state: &mut State) -> Result<()> {
     let mut readers = Vec::new();
     for stream in log::list_streams(&log_dir(root))? {
-        let from = manifest.positions.get(&stream).copied().unwrap_or_default();
-        let reader = StreamReader::open(&stream_dir(root, stream), from)?;
+        let from = manifest
+            .positions
+            .get(&stream)
+            .copied()
+            .unwrap_or(Position::START);
+        let reader = StreamReader::open(&stream_dir(root, stream), stream, from)?;
         readers.push((stream, reader.peekable_entries(root, stream)));
     }
     loop {
@@ -292,7 +296,7 @@ pub(super) fn check(store: &Store) -> Result<CheckReport> {
     let mut report = CheckReport::default();
     for stream in log::list_streams(&log_dir(root))? {
         report.streams += 1;
-        let reader = StreamReader::open(&stream_dir(root, stream), Position::default())?;
+        let reader = StreamReader::open(&stream_dir(root, stream), stream, Position::START)?;
         for item in reader.peekable_entries(root, stream) {
             item?;
             report.records += 1;
