@@ -12,7 +12,7 @@ mod strings;
 
 pub use dict::Dict;
 pub use metrics::MetricIndex;
-pub use runs::{ExperimentRow, RunRow, RunTable};
+pub use runs::{ExperimentRow, FieldClocks, RunRow, RunTable, Slot};
 pub use strings::StringIndex;
 
 /// Dense ordinal of a run inside one store.

@@ -14,6 +14,68 @@ use crate::model::{
     DatasetInput, Experiment, LifecycleStage, MetricPoint, Run, RunInfo, RunStatus,
 };
 
+/// Writes `value` (or a tombstone) into the slot of key `k`, if the clock
+/// rule lets it, keeping the key's index in step.
+fn write_slot(
+    slots: &mut Vec<Slot>,
+    index: &mut StringIndex,
+    ord: Ordinal,
+    k: u32,
+    value: Option<&str>,
+    clock: u64,
+    wins: Wins,
+) {
+    match find_slot(slots, k) {
+        Ok(i) => {
+            let old = slots[i];
+            if !wins.replaces(old.clock, clock) {
+                return;
+            }
+            if let Some(old_value) = old.value {
+                index.remove(ord, old_value);
+            }
+            slots[i] = Slot {
+                key: k,
+                value: value.map(|v| index.insert(ord, v, None)),
+                clock,
+            };
+        }
+        Err(i) => {
+            let value = value.map(|v| index.insert(ord, v, None));
+            slots.insert(
+                i,
+                Slot {
+                    key: k,
+                    value,
+                    clock,
+                },
+            );
+        }
+    }
+}
+
+/// A param or tag of a run: interned key and value, and the clock of the
+/// write that decided it. A deleted tag stays as a tombstone (`value:
+/// None`) so that an older write arriving later from another writer's stream
+/// cannot bring it back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    pub key: u32,
+    pub value: Option<u32>,
+    pub clock: u64,
+}
+
+/// Clocks of the writes that decided a run's mutable fields: with several
+/// writer streams, the write with the larger clock wins whatever order the
+/// records are applied in (params: the smaller clock, the first write).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FieldClocks {
+    pub name: u64,
+    pub status: u64,
+    pub end_time: u64,
+    pub lifecycle: u64,
+}
+
 /// One run, with interned params and tags and its latest metric points.
 #[derive(Debug, Clone)]
 pub struct RunRow {
@@ -28,10 +90,11 @@ pub struct RunRow {
     pub lifecycle: LifecycleStage,
     pub artifact_uri: String,
     pub deleted_time: Option<i64>,
-    /// (param key id, value id), sorted by key id.
-    pub params: Vec<(u32, u32)>,
-    /// (tag key id, value id), sorted by key id.
-    pub tags: Vec<(u32, u32)>,
+    /// Params, sorted by key id.
+    pub params: Vec<Slot>,
+    /// Tags (and tombstones of deleted tags), sorted by key id.
+    pub tags: Vec<Slot>,
+    pub clocks: FieldClocks,
     /// (metric key id, latest point by MLflow's rule), sorted by key id.
     pub metrics: Vec<(u32, MetricPoint)>,
     pub inputs: Vec<DatasetInput>,
@@ -63,6 +126,27 @@ pub struct RunTable {
 
 fn find<T: Copy>(pairs: &[(u32, T)], key: u32) -> Result<usize, usize> {
     pairs.binary_search_by_key(&key, |(k, _)| *k)
+}
+
+fn find_slot(slots: &[Slot], key: u32) -> Result<usize, usize> {
+    slots.binary_search_by_key(&key, |s| s.key)
+}
+
+/// Who wins when a slot already holds a value: tags and tombstones take the
+/// larger clock (last writer), params keep the smaller (first writer).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wins {
+    Last,
+    First,
+}
+
+impl Wins {
+    fn replaces(self, old_clock: u64, new_clock: u64) -> bool {
+        match self {
+            Wins::Last => new_clock >= old_clock,
+            Wins::First => new_clock < old_clock,
+        }
+    }
 }
 
 impl RunTable {
@@ -138,12 +222,13 @@ impl RunTable {
             deleted_time: None,
             params: Vec::new(),
             tags: Vec::new(),
+            clocks: FieldClocks::default(),
             metrics: Vec::new(),
             inputs: Vec::new(),
         });
         self.by_id.insert(run_id, ord);
         self.experiments[e as usize].runs.insert(ord);
-        self.set_lifecycle(ord, info.lifecycle_stage, info.deleted_time);
+        self.set_lifecycle(ord, info.lifecycle_stage, info.deleted_time, 0);
         Some(ord)
     }
 
@@ -183,9 +268,19 @@ impl RunTable {
         &self.deleted
     }
 
-    /// Moves run `ord` to `stage`.
-    pub fn set_lifecycle(&mut self, ord: Ordinal, stage: LifecycleStage, time: Option<i64>) {
+    /// Moves run `ord` to `stage`, unless a later write decided it already.
+    pub fn set_lifecycle(
+        &mut self,
+        ord: Ordinal,
+        stage: LifecycleStage,
+        time: Option<i64>,
+        clock: u64,
+    ) {
         let row = &mut self.rows[ord as usize];
+        if clock < row.clocks.lifecycle {
+            return;
+        }
+        row.clocks.lifecycle = clock;
         row.lifecycle = stage;
         match stage {
             LifecycleStage::Deleted => {
@@ -230,16 +325,16 @@ impl RunTable {
     pub fn param(&self, ord: Ordinal, key: &str) -> Option<&str> {
         let k = self.param_keys.get(key)?;
         let row = &self.rows[ord as usize];
-        let i = find(&row.params, k).ok()?;
-        Some(self.params[k as usize].values().resolve(row.params[i].1))
+        let slot = row.params[find_slot(&row.params, k).ok()?];
+        Some(self.params[k as usize].values().resolve(slot.value?))
     }
 
     /// The value of tag `key` of run `ord`.
     pub fn tag(&self, ord: Ordinal, key: &str) -> Option<&str> {
         let k = self.tag_keys.get(key)?;
         let row = &self.rows[ord as usize];
-        let i = find(&row.tags, k).ok()?;
-        Some(self.tags[k as usize].values().resolve(row.tags[i].1))
+        let slot = row.tags[find_slot(&row.tags, k).ok()?];
+        Some(self.tags[k as usize].values().resolve(slot.value?))
     }
 
     /// The latest point of metric `key` of run `ord`.
@@ -249,56 +344,135 @@ impl RunTable {
         find(&row.metrics, k).ok().map(|i| row.metrics[i].1)
     }
 
-    /// Sets param `key` of run `ord` (params are write-once; the store checks).
-    pub fn set_param(&mut self, ord: Ordinal, key: &str, value: &str) {
+    /// Sets param `key` of run `ord`. Params are write-once (the store
+    /// checks); should two writers race, the write with the smaller clock
+    /// (the first) is kept.
+    pub fn set_param(&mut self, ord: Ordinal, key: &str, value: &str, clock: u64) {
         let k = self.param_keys.intern(key);
         if self.params.len() <= k as usize {
             self.params.resize_with(k as usize + 1, StringIndex::new);
         }
-        let row = &mut self.rows[ord as usize];
-        match find(&row.params, k) {
-            Ok(i) => {
-                let old = row.params[i].1;
-                row.params[i].1 = self.params[k as usize].insert(ord, value, Some(old));
-            }
-            Err(i) => {
-                let v = self.params[k as usize].insert(ord, value, None);
-                row.params.insert(i, (k, v));
-            }
-        }
+        let slots = &mut self.rows[ord as usize].params;
+        write_slot(
+            slots,
+            &mut self.params[k as usize],
+            ord,
+            k,
+            Some(value),
+            clock,
+            Wins::First,
+        );
     }
 
-    /// Sets tag `key` of run `ord`, replacing any previous value.
-    pub fn set_tag(&mut self, ord: Ordinal, key: &str, value: &str) {
+    /// Sets tag `key` of run `ord`, unless a later write (by clock) already
+    /// set or deleted it.
+    pub fn set_tag(&mut self, ord: Ordinal, key: &str, value: &str, clock: u64) {
         let k = self.tag_keys.intern(key);
         if self.tags.len() <= k as usize {
             self.tags.resize_with(k as usize + 1, StringIndex::new);
         }
-        let row = &mut self.rows[ord as usize];
-        match find(&row.tags, k) {
-            Ok(i) => {
-                let old = row.tags[i].1;
-                row.tags[i].1 = self.tags[k as usize].insert(ord, value, Some(old));
+        let slots = &mut self.rows[ord as usize].tags;
+        write_slot(
+            slots,
+            &mut self.tags[k as usize],
+            ord,
+            k,
+            Some(value),
+            clock,
+            Wins::Last,
+        );
+    }
+
+    /// Deletes tag `key` of run `ord` (leaving a tombstone), unless a later
+    /// write already set it.
+    pub fn delete_tag(&mut self, ord: Ordinal, key: &str, clock: u64) {
+        let k = self.tag_keys.intern(key);
+        if self.tags.len() <= k as usize {
+            self.tags.resize_with(k as usize + 1, StringIndex::new);
+        }
+        let slots = &mut self.rows[ord as usize].tags;
+        write_slot(
+            slots,
+            &mut self.tags[k as usize],
+            ord,
+            k,
+            None,
+            clock,
+            Wins::Last,
+        );
+    }
+
+    /// Every param and tag slot of run `ord` as (key, value or `None` for a
+    /// deleted tag, clock), for checkpoints.
+    pub fn slots(&self, ord: Ordinal) -> (Vec<(&str, u64)>, Vec<(&str, Option<&str>, u64)>) {
+        let row = &self.rows[ord as usize];
+        let params = row
+            .params
+            .iter()
+            .map(|s| (self.param_keys.resolve(s.key), s.clock))
+            .collect();
+        let tags = row
+            .tags
+            .iter()
+            .map(|s| {
+                let value = s
+                    .value
+                    .map(|v| self.tags[s.key as usize].values().resolve(v));
+                (self.tag_keys.resolve(s.key), value, s.clock)
+            })
+            .collect();
+        (params, tags)
+    }
+
+    /// Puts back the clocks (and tag tombstones) a checkpoint recorded for
+    /// run `ord`, after its values were restored.
+    pub fn restore_clocks(
+        &mut self,
+        ord: Ordinal,
+        clocks: FieldClocks,
+        params: &[(String, u64)],
+        tags: &[(String, Option<String>, u64)],
+    ) {
+        self.rows[ord as usize].clocks = clocks;
+        for (key, clock) in params {
+            if let Some(k) = self.param_keys.get(key) {
+                let row = &mut self.rows[ord as usize];
+                if let Ok(i) = find_slot(&row.params, k) {
+                    row.params[i].clock = *clock;
+                }
             }
-            Err(i) => {
-                let v = self.tags[k as usize].insert(ord, value, None);
-                row.tags.insert(i, (k, v));
+        }
+        for (key, value, clock) in tags {
+            match value {
+                Some(value) => self.set_tag(ord, key, value, *clock),
+                None => self.delete_tag(ord, key, *clock),
             }
         }
     }
 
-    /// Removes tag `key` of run `ord`; returns whether it was there.
-    pub fn delete_tag(&mut self, ord: Ordinal, key: &str) -> bool {
-        let Some(k) = self.tag_keys.get(key) else {
-            return false;
-        };
+    /// Renames run `ord` (the name a `mlflow.runName` write decides too).
+    pub fn set_run_name(&mut self, ord: Ordinal, name: &str, clock: u64) {
         let row = &mut self.rows[ord as usize];
-        let Ok(i) = find(&row.tags, k) else {
-            return false;
-        };
-        let (_, v) = row.tags.remove(i);
-        self.tags[k as usize].remove(ord, v);
-        true
+        if clock >= row.clocks.name {
+            row.clocks.name = clock;
+            row.run_name = name.to_string();
+        }
+    }
+
+    pub fn set_status(&mut self, ord: Ordinal, status: RunStatus, clock: u64) {
+        let row = &mut self.rows[ord as usize];
+        if clock >= row.clocks.status {
+            row.clocks.status = clock;
+            row.status = status;
+        }
+    }
+
+    pub fn set_end_time(&mut self, ord: Ordinal, end_time: i64, clock: u64) {
+        let row = &mut self.rows[ord as usize];
+        if clock >= row.clocks.end_time {
+            row.clocks.end_time = clock;
+            row.end_time = Some(end_time);
+        }
     }
 
     /// Offers a new point of metric `key`; it becomes the latest if it wins
@@ -343,22 +517,8 @@ impl RunTable {
     /// The run as MLflow's `get_run` shows it.
     pub fn run(&self, ord: Ordinal) -> Run {
         let row = &self.rows[ord as usize];
-        let params = row
-            .params
-            .iter()
-            .map(|&(k, v)| {
-                let key = self.param_keys.resolve(k).to_string();
-                (key, self.params[k as usize].values().resolve(v).to_string())
-            })
-            .collect();
-        let tags = row
-            .tags
-            .iter()
-            .map(|&(k, v)| {
-                let key = self.tag_keys.resolve(k).to_string();
-                (key, self.tags[k as usize].values().resolve(v).to_string())
-            })
-            .collect();
+        let params = self.resolve_slots(&row.params, &self.param_keys, &self.params);
+        let tags = self.resolve_slots(&row.tags, &self.tag_keys, &self.tags);
         let metrics = row
             .metrics
             .iter()
@@ -371,6 +531,22 @@ impl RunTable {
             metrics,
             inputs: row.inputs.clone(),
         }
+    }
+
+    /// Key and value strings of the live (not deleted) slots.
+    fn resolve_slots(
+        &self,
+        slots: &[Slot],
+        keys: &Dict,
+        indexes: &[StringIndex],
+    ) -> std::collections::BTreeMap<String, String> {
+        slots
+            .iter()
+            .filter_map(|slot| {
+                let value = indexes[slot.key as usize].values().resolve(slot.value?);
+                Some((keys.resolve(slot.key).to_string(), value.to_string()))
+            })
+            .collect()
     }
 
     /// The info part of run `ord`.

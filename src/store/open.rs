@@ -13,6 +13,7 @@ use super::state::State;
 use super::{CheckReport, Options, Stats, Store};
 use crate::catalog::{self, Manifest};
 use crate::error::{Error, Result};
+use crate::index::FieldClocks;
 use crate::log::{self, Position, StreamReader, StreamWriter};
 
 /// Contents of the `FORMAT` file.
@@ -173,6 +174,17 @@ fn restore_snapshot(state: &mut State, snap: snapshot::Snapshot) {
             keep_duplicates: true,
         },
     });
+    for (ord, c) in snap.clocks.iter().enumerate() {
+        let fields = FieldClocks {
+            name: c.name,
+            status: c.status,
+            end_time: c.end_time,
+            lifecycle: c.lifecycle,
+        };
+        state
+            .table
+            .restore_clocks(ord as u32, fields, &c.params, &c.tags);
+    }
 }
 
 /// Applies every record after the checkpoint's positions, merging writer

@@ -26,6 +26,21 @@ pub struct Snapshot {
     pub experiments: Vec<ExperimentRec>,
     /// Every run in ordinal order, with its full histories.
     pub runs: Vec<RunRec>,
+    /// The clocks that decided each run's fields, in the same order, so
+    /// that records of other writers replayed after the checkpoint are
+    /// judged as they would have been live.
+    pub clocks: Vec<RunClocks>,
+}
+
+/// Clocks of one run's fields, params and tags (deleted tags included).
+#[derive(Debug, Archive, Serialize, Deserialize)]
+pub struct RunClocks {
+    pub name: u64,
+    pub status: u64,
+    pub end_time: u64,
+    pub lifecycle: u64,
+    pub params: Vec<(String, u64)>,
+    pub tags: Vec<(String, Option<String>, u64)>,
 }
 
 /// Captures the state as a snapshot.
@@ -60,7 +75,31 @@ pub fn capture(state: &State) -> Snapshot {
             rec
         })
         .collect();
-    Snapshot { experiments, runs }
+    let clocks = (0..table.len() as u32)
+        .map(|ord| {
+            let c = table.row(ord).clocks;
+            let (params, tags) = table.slots(ord);
+            RunClocks {
+                name: c.name,
+                status: c.status,
+                end_time: c.end_time,
+                lifecycle: c.lifecycle,
+                params: params
+                    .into_iter()
+                    .map(|(k, c)| (k.to_string(), c))
+                    .collect(),
+                tags: tags
+                    .into_iter()
+                    .map(|(k, v, c)| (k.to_string(), v.map(str::to_string), c))
+                    .collect(),
+            }
+        })
+        .collect();
+    Snapshot {
+        experiments,
+        runs,
+        clocks,
+    }
 }
 
 /// Writes a snapshot durably to `path`.

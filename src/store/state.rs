@@ -21,9 +21,12 @@ pub struct State {
 }
 
 impl State {
-    /// Applies one logged record.
+    /// Applies one logged record. Its clock decides conflicts with records
+    /// of other writer streams (see `docs/concurrency.md`), so the result
+    /// does not depend on the order records of different streams arrive in.
     pub fn apply(&mut self, entry: &Entry) {
         self.hlc = self.hlc.max(entry.hlc);
+        let clock = entry.hlc;
         match &entry.op {
             Op::PutExperiment(rec) => self.put_experiment(rec),
             Op::RenameExperiment {
@@ -35,7 +38,7 @@ impl State {
                 experiment_id,
                 deleted,
                 time,
-            } => self.set_experiment_lifecycle(experiment_id, *deleted, *time),
+            } => self.set_experiment_lifecycle(experiment_id, *deleted, *time, clock),
             Op::SetExperimentTag {
                 experiment_id,
                 key,
@@ -46,7 +49,7 @@ impl State {
                 keep_duplicates,
             } => {
                 for run in runs {
-                    self.put_run(run, *keep_duplicates);
+                    self.put_run(run, *keep_duplicates, clock);
                 }
             }
             Op::UpdateRun {
@@ -54,19 +57,19 @@ impl State {
                 status,
                 end_time,
                 run_name,
-            } => self.update_run(run_id, *status, *end_time, run_name.as_deref()),
+            } => self.update_run(run_id, *status, *end_time, run_name.as_deref(), clock),
             Op::SetRunLifecycle {
                 run_id,
                 deleted,
                 time,
-            } => self.set_run_lifecycle(run_id, *deleted, *time),
+            } => self.set_run_lifecycle(run_id, *deleted, *time, clock),
             Op::LogBatch {
                 run_id,
                 metrics,
                 params,
                 tags,
-            } => self.log_batch(run_id, metrics, params, tags),
-            Op::DeleteTag { run_id, key } => self.delete_tag(run_id, key),
+            } => self.log_batch(run_id, metrics, params, tags, clock),
+            Op::DeleteTag { run_id, key } => self.delete_tag(run_id, key, clock),
             Op::LogInputs { run_id, inputs } => self.log_inputs(run_id, inputs),
         }
     }
@@ -104,7 +107,7 @@ impl State {
     /// Deleting an experiment deletes all of its runs; restoring it restores
     /// all of them, including runs deleted one by one before (MLflow's SQL
     /// store does the same).
-    fn set_experiment_lifecycle(&mut self, id: &str, deleted: bool, time: i64) {
+    fn set_experiment_lifecycle(&mut self, id: &str, deleted: bool, time: i64, clock: u64) {
         let Some(e) = self.experiment_ordinal(id) else {
             return;
         };
@@ -116,8 +119,8 @@ impl State {
         for ord in runs {
             let already = self.table.row(ord).lifecycle == stage(deleted);
             if !already {
-                self.table
-                    .set_lifecycle(ord, stage(deleted), deleted.then_some(time));
+                let time = deleted.then_some(time);
+                self.table.set_lifecycle(ord, stage(deleted), time, clock);
             }
         }
     }
@@ -129,7 +132,14 @@ impl State {
         }
     }
 
-    fn put_run(&mut self, rec: &RunRec, keep_duplicates: bool) {
+    fn put_run(&mut self, rec: &RunRec, keep_duplicates: bool, clock: u64) {
+        if self.table.ordinal(&rec.run_id).is_some() {
+            tracing::warn!(
+                run_id = rec.run_id,
+                "log record creates an existing run; skipped"
+            );
+            return;
+        }
         let Some(ord) = self.table.insert_run(&rec.info()) else {
             tracing::warn!(
                 run_id = rec.run_id,
@@ -138,10 +148,10 @@ impl State {
             return;
         };
         for (key, value) in &rec.params {
-            self.table.set_param(ord, key, value);
+            self.table.set_param(ord, key, value, clock);
         }
         for (key, value) in &rec.tags {
-            self.table.set_tag(ord, key, value);
+            self.table.set_tag(ord, key, value, clock);
         }
         self.add_series(ord, &rec.metrics, keep_duplicates);
         let inputs: Vec<_> = rec.inputs.iter().map(Into::into).collect();
@@ -174,27 +184,27 @@ impl State {
         status: Option<u8>,
         end_time: Option<i64>,
         run_name: Option<&str>,
+        clock: u64,
     ) {
         let Some(ord) = self.run_ordinal(run_id) else {
             return;
         };
-        let row = self.table.row_mut(ord);
         if let Some(status) = status.and_then(|s| RunStatus::from_code(s as i64).ok()) {
-            row.status = status;
+            self.table.set_status(ord, status, clock);
         }
         if let Some(end_time) = end_time {
-            row.end_time = Some(end_time);
+            self.table.set_end_time(ord, end_time, clock);
         }
         if let Some(name) = run_name.filter(|n| !n.is_empty()) {
-            row.run_name = name.to_string();
-            self.table.set_tag(ord, RUN_NAME_TAG, name);
+            self.table.set_run_name(ord, name, clock);
+            self.table.set_tag(ord, RUN_NAME_TAG, name, clock);
         }
     }
 
-    fn set_run_lifecycle(&mut self, run_id: &str, deleted: bool, time: i64) {
+    fn set_run_lifecycle(&mut self, run_id: &str, deleted: bool, time: i64, clock: u64) {
         if let Some(ord) = self.run_ordinal(run_id) {
-            self.table
-                .set_lifecycle(ord, stage(deleted), deleted.then_some(time));
+            let time = deleted.then_some(time);
+            self.table.set_lifecycle(ord, stage(deleted), time, clock);
         }
     }
 
@@ -206,25 +216,26 @@ impl State {
         metrics: &[SeriesRec],
         params: &[(String, String)],
         tags: &[(String, String)],
+        clock: u64,
     ) {
         let Some(ord) = self.run_ordinal(run_id) else {
             return;
         };
         for (key, value) in params {
-            self.table.set_param(ord, key, value);
+            self.table.set_param(ord, key, value, clock);
         }
         self.add_series(ord, metrics, false);
         for (key, value) in tags {
-            self.table.set_tag(ord, key, value);
+            self.table.set_tag(ord, key, value, clock);
             if key == RUN_NAME_TAG {
-                self.table.row_mut(ord).run_name = value.clone();
+                self.table.set_run_name(ord, value, clock);
             }
         }
     }
 
-    fn delete_tag(&mut self, run_id: &str, key: &str) {
+    fn delete_tag(&mut self, run_id: &str, key: &str, clock: u64) {
         if let Some(ord) = self.run_ordinal(run_id) {
-            self.table.delete_tag(ord, key);
+            self.table.delete_tag(ord, key, clock);
         }
     }
 
