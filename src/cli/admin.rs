@@ -35,7 +35,7 @@ pub fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
             let store = ctx.open_write()?;
             let report = import_all(&store, &sources, from, &opts)?;
             store.close()?;
-            print!("{}", report.render(format));
+            say!("{}", report.render(format));
             Ok(())
         }
         Command::Export { out } => export(ctx, out),
@@ -49,14 +49,14 @@ pub fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
                 experiments: shown.map(json::experiment).collect(),
             };
             match format {
-                Format::Json => println!("{}", json::to_text(&body)),
-                _ => print!("{}", experiments_table(&body)),
+                Format::Json => sayln!("{}", json::to_text(&body)),
+                _ => say!("{}", experiments_table(&body)),
             }
             Ok(())
         }
         Command::Checkpoint => {
             ctx.open_write()?.checkpoint()?;
-            println!("checkpoint written");
+            sayln!("checkpoint written");
             Ok(())
         }
         Command::Check => check(ctx),
@@ -197,7 +197,7 @@ fn export(ctx: &Context, out: Option<PathBuf>) -> Result<(), CliError> {
     let mut writer = BufWriter::new(file);
     let runs = import::export_jsonl(&store, &mut writer)?;
     writer.flush().map_err(|e| Error::io(&path, e))?;
-    println!("exported {runs} runs to {}", path.display());
+    sayln!("exported {runs} runs to {}", path.display());
     Ok(())
 }
 
@@ -227,7 +227,7 @@ fn check(ctx: &Context) -> Result<(), CliError> {
         ("log_bytes", report.log_bytes),
         ("snapshot_bytes", report.snapshot_bytes),
     ];
-    print!("{}", key_numbers(&fields, format, "ok: every record and checkpoint file verified"));
+    say!("{}", key_numbers(&fields, format, "ok: every record and checkpoint file verified"));
     Ok(())
 }
 
@@ -251,7 +251,7 @@ fn stats(ctx: &Context) -> Result<(), CliError> {
         ("index_heap_bytes", s.index_heap_bytes),
         ("log_bytes_per_point", per_point),
     ];
-    print!("{}", key_numbers(&fields, format, ""));
+    say!("{}", key_numbers(&fields, format, ""));
     Ok(())
 }
 

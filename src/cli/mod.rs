@@ -6,6 +6,16 @@
 //! human output, `downsample` and `plot` the history helpers, and
 //! `quickstart` the guided tour.
 
+/// `print!` that reports a failed write instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => { $crate::cli::emit(&format!($($arg)*))? };
+}
+
+/// `println!` that reports a failed write instead of panicking.
+macro_rules! sayln {
+    ($($arg:tt)*) => { $crate::cli::emit(&(format!($($arg)*) + "\n"))? };
+}
+
 pub mod args;
 mod admin;
 pub mod downsample;
@@ -54,6 +64,19 @@ impl CliError {
         let text = self.to_string();
         let words: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
         format!("error: {}", words.join(" "))
+    }
+}
+
+/// Writes command output to stdout. A reader that went away (`| head`) is
+/// not an error: the rest of the output is simply not wanted.
+pub fn emit(text: &str) -> Result<(), CliError> {
+    use std::io::Write;
+
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Error::io("<standard output>", e).into())
+        }
+        _ => Ok(()),
     }
 }
 

@@ -25,38 +25,38 @@ pub fn run(ctx: &Context, fixture: Option<PathBuf>) -> Result<(), CliError> {
     let store_path = fresh_store_path(ctx.store.as_deref())?;
     let fixture = fixture.unwrap_or_else(|| PathBuf::from(FIXTURE));
 
-    println!("== creating a store in {}", store_path.display());
+    sayln!("== creating a store in {}", store_path.display());
     let store = Store::open(&store_path, Options::default())?;
     let sources = [fixture.clone()];
     let report = admin::import_all(&store, &sources, None, &ImportOptions::default())?;
-    println!("== runstore import {}", fixture.display());
-    print!("{}", report.render(Format::Table));
+    sayln!("== runstore import {}", fixture.display());
+    say!("{}", report.render(Format::Table));
 
     for (filter, order_by, max) in SEARCHES {
-        search(&store, filter, order_by, max);
+        search(&store, filter, order_by, max)?;
     }
 
     let sample = sample_runs(&store)?;
     if let [a, b, ..] = sample.as_slice() {
         let (a, b) = (a.info.run_id.clone(), b.info.run_id.clone());
-        println!("\n== runstore compare {a} {b}");
-        print!("{}", runs::compare(&store, &[a, b], Format::Table)?);
+        sayln!("\n== runstore compare {a} {b}");
+        say!("{}", runs::compare(&store, &[a, b], Format::Table)?);
     }
     if let Some((run, key)) = run_with_longest_history(&store, &sample)? {
-        println!("\n== runstore history {run} {key} --max-points 12");
+        sayln!("\n== runstore history {run} {key} --max-points 12");
         let points = downsample::downsample(&store.metric_history(&run, &key)?, 12);
         let rows: Vec<Vec<String>> = points
             .iter()
             .map(|p| vec![p.step.to_string(), table::number(p.value)])
             .collect();
-        print!("{}", table::render(&["step", &key], &rows));
+        say!("{}", table::render(&["step", &key], &rows));
     }
 
     store.close()?;
     let path = store_path.display();
-    println!("\nTry it yourself:\n  export RUNSTORE_PATH={path}");
-    println!("  cargo run --release -- search --filter \"metrics.accuracy > 0.8\"");
-    println!("  cargo run --release -- experiments");
+    sayln!("\nTry it yourself:\n  export RUNSTORE_PATH={path}");
+    sayln!("  cargo run --release -- search --filter \"metrics.accuracy > 0.8\"");
+    sayln!("  cargo run --release -- experiments");
     Ok(())
 }
 
@@ -82,7 +82,7 @@ fn fresh_store_path(asked: Option<&Path>) -> Result<PathBuf, CliError> {
 
 /// Prints one search as the `search` command would, or its error line:
 /// the tour goes on either way.
-fn search(store: &Store, filter: &str, order_by: &str, max: i64) {
+fn search(store: &Store, filter: &str, order_by: &str, max: i64) -> Result<(), CliError> {
     let mut command = String::from("runstore search");
     if !filter.is_empty() {
         command += &format!(" --filter \"{filter}\"");
@@ -90,7 +90,7 @@ fn search(store: &Store, filter: &str, order_by: &str, max: i64) {
     if !order_by.is_empty() {
         command += &format!(" --order-by \"{order_by}\"");
     }
-    println!("\n== {command} --max-results {max}");
+    sayln!("\n== {command} --max-results {max}");
 
     let request = SearchRequest {
         filter: Some(filter.to_string()).filter(|f| !f.is_empty()),
@@ -99,9 +99,10 @@ fn search(store: &Store, filter: &str, order_by: &str, max: i64) {
         ..SearchRequest::default()
     };
     match store.search_runs(&request) {
-        Ok(page) => print!("{}", runs::search_output(&page, &request.order_by, Format::Table)),
-        Err(e) => println!("{}", CliError::from(e).line()),
+        Ok(page) => say!("{}", runs::search_output(&page, &request.order_by, Format::Table)),
+        Err(e) => sayln!("{}", CliError::from(e).line()),
     }
+    Ok(())
 }
 
 /// Runs that have an `auc`, both from the experiment of the first one.

@@ -29,7 +29,7 @@ pub fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
                 page_token,
             };
             let page = store.search_runs(&request)?;
-            print!("{}", search_output(&page, &request.order_by, ctx.format()));
+            say!("{}", search_output(&page, &request.order_by, ctx.format()));
             Ok(())
         }
         Command::Show { run_id } => show(ctx, &run_id),
@@ -41,17 +41,17 @@ pub fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::Compare { run_ids } => {
             let store = ctx.open_read()?;
             let format = ctx.table_or_json()?;
-            print!("{}", compare(&store, &run_ids, format)?);
+            say!("{}", compare(&store, &run_ids, format)?);
             Ok(())
         }
         Command::Delete { run_id } => {
             ctx.open_write()?.delete_run(&run_id)?;
-            println!("deleted run {run_id}");
+            sayln!("deleted run {run_id}");
             Ok(())
         }
         Command::Restore { run_id } => {
             ctx.open_write()?.restore_run(&run_id)?;
-            println!("restored run {run_id}");
+            sayln!("restored run {run_id}");
             Ok(())
         }
         Command::Plot {
@@ -62,7 +62,7 @@ pub fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
             let store = ctx.open_read()?;
             let lines = plot_lines(&store, &run_ids, &metric)?;
             plot::plot(&lines, &metric, &out)?;
-            println!("wrote {}", out.display());
+            sayln!("wrote {}", out.display());
             Ok(())
         }
         other => Err(CliError::Usage(format!("not a run command: {other:?}"))),
@@ -153,7 +153,7 @@ fn show(ctx: &Context, run_id: &str) -> Result<(), CliError> {
     let store = ctx.open_read()?;
     let run = store.get_run(run_id)?;
     if ctx.table_or_json()? == Format::Json {
-        println!("{}", json::to_text(&json::GetRunJson { run: json::run(&run) }));
+        sayln!("{}", json::to_text(&json::GetRunJson { run: json::run(&run) }));
         return Ok(());
     }
 
@@ -170,16 +170,16 @@ fn show(ctx: &Context, run_id: &str) -> Result<(), CliError> {
         vec!["end_time".into(), end],
         vec!["artifact_uri".into(), info.artifact_uri.clone()],
     ];
-    print!("{}", table::render(&["field", "value"], &rows));
+    say!("{}", table::render(&["field", "value"], &rows));
 
     let metrics: Vec<Vec<String>> = run
         .metrics
         .iter()
         .map(|(k, p)| vec![k.clone(), table::number(p.value), p.step.to_string()])
         .collect();
-    print!("\n{}", table::render(&["metric", "latest", "step"], &metrics));
-    print!("\n{}", table::render(&["param", "value"], &pairs(&run.params)));
-    print!("\n{}", table::render(&["tag", "value"], &pairs(&run.tags)));
+    say!("\n{}", table::render(&["metric", "latest", "step"], &metrics));
+    say!("\n{}", table::render(&["param", "value"], &pairs(&run.params)));
+    say!("\n{}", table::render(&["tag", "value"], &pairs(&run.tags)));
     Ok(())
 }
 
@@ -199,14 +199,14 @@ fn history(ctx: &Context, run_id: &str, key: &str, max: Option<usize>) -> Result
         points = downsample::downsample(&points, max);
     }
     if ctx.table_or_json()? == Format::Json {
-        println!("{}", json::to_text(&json::history(key, &points)));
+        sayln!("{}", json::to_text(&json::history(key, &points)));
         return Ok(());
     }
     let rows: Vec<Vec<String>> = points
         .iter()
         .map(|p| vec![p.step.to_string(), table::time(p.timestamp), table::number(p.value)])
         .collect();
-    print!("{}", table::render(&["step", "timestamp", key], &rows));
+    say!("{}", table::render(&["step", "timestamp", key], &rows));
     Ok(())
 }
 
