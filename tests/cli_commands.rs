@@ -10,10 +10,16 @@ fn import_then_stats_counts_the_fixture() {
     let fixture = fixture();
     let args = ["import", fixture.to_str().unwrap(), "--format", "table"];
     let imported = run(Some(dir.path()), &args).ok();
-    assert!(imported.stdout.contains("59 runs, 4817 metric points, 87 artifacts"));
+    assert!(
+        imported
+            .stdout
+            .contains("59 runs, 4817 metric points, 87 artifacts")
+    );
     assert!(imported.stdout.contains("skipped 0"));
 
-    let stats = run(Some(dir.path()), &["stats", "--format", "json"]).ok().json();
+    let stats = run(Some(dir.path()), &["stats", "--format", "json"])
+        .ok()
+        .json();
     assert_eq!(stats["runs"], 59);
     assert_eq!(stats["deleted_runs"], 2);
     assert_eq!(stats["metric_points"], 4817);
@@ -29,7 +35,13 @@ fn import_summary_as_json_and_skip_existing() {
     let fixture = fixture();
     let again = run(
         Some(dir.path()),
-        &["import", fixture.to_str().unwrap(), "--skip-existing", "--format", "json"],
+        &[
+            "import",
+            fixture.to_str().unwrap(),
+            "--skip-existing",
+            "--format",
+            "json",
+        ],
     )
     .ok()
     .json();
@@ -39,7 +51,13 @@ fn import_summary_as_json_and_skip_existing() {
 
     let refused = run(Some(dir.path()), &["import", fixture.to_str().unwrap()]);
     assert_eq!(refused.code, 1);
-    assert!(refused.stderr.starts_with("error: RESOURCE_ALREADY_EXISTS: "), "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .starts_with("error: RESOURCE_ALREADY_EXISTS: "),
+        "{}",
+        refused.stderr
+    );
 }
 
 #[test]
@@ -49,7 +67,12 @@ fn show_json_has_mlflow_run_shape() {
     let info = &shown["run"]["info"];
     // Field order as MLflow's server prints it, read from the raw text.
     let position = |key: &str| ran.stdout.find(&format!("\"{key}\":")).unwrap();
-    let mut keys: Vec<&str> = info.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut keys: Vec<&str> = info
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     keys.sort_by_key(|k| position(k));
     assert_eq!(
         keys,
@@ -71,11 +94,20 @@ fn show_json_has_mlflow_run_shape() {
     assert_eq!(info["status"], "FINISHED");
 
     let data = &shown["run"]["data"];
-    let auc = data["metrics"].as_array().unwrap().iter().find(|m| m["key"] == "auc").unwrap();
+    let auc = data["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["key"] == "auc")
+        .unwrap();
     assert_eq!(auc["value"], 0.9940817332399376);
     assert_eq!(auc["step"], 0);
     let params = data["params"].as_array().unwrap();
-    assert!(params.iter().any(|p| p["key"] == "model_type" && p["value"] == "gbdt"));
+    assert!(
+        params
+            .iter()
+            .any(|p| p["key"] == "model_type" && p["value"] == "gbdt")
+    );
     let dataset = &shown["run"]["inputs"]["dataset_inputs"][0]["dataset"];
     assert_eq!(dataset["name"], "digits_even_rows_eval");
     assert_eq!(dataset["digest"], "94fe5e4a");
@@ -83,7 +115,12 @@ fn show_json_has_mlflow_run_shape() {
 
 #[test]
 fn show_json_writes_nan_and_infinity_as_strings() {
-    let shown = run(Some(shared_store()), &["show", NONFINITE, "--format", "json"]).ok().json();
+    let shown = run(
+        Some(shared_store()),
+        &["show", NONFINITE, "--format", "json"],
+    )
+    .ok()
+    .json();
     let metrics = shown["run"]["data"]["metrics"].as_array().unwrap();
     let value = |key: &str| metrics.iter().find(|m| m["key"] == key).unwrap()["value"].clone();
     assert_eq!(value("train_loss"), "NaN");
@@ -113,7 +150,15 @@ fn history_json_is_the_get_history_shape() {
 
 #[test]
 fn history_max_points_keeps_ends_and_extremes() {
-    let args = ["history", GBDT, "train_loss", "--max-points", "8", "--format", "json"];
+    let args = [
+        "history",
+        GBDT,
+        "train_loss",
+        "--max-points",
+        "8",
+        "--format",
+        "json",
+    ];
     let history = run(Some(shared_store()), &args).ok().json();
     let steps: Vec<i64> = history["metrics"]
         .as_array()
@@ -139,9 +184,14 @@ fn compare_marks_differing_rows() {
             .to_string()
     };
     assert!(line("params.model_type").starts_with('*'));
-    assert!(line("params.model_type").contains("gbdt") && line("params.model_type").contains("svc"));
+    assert!(
+        line("params.model_type").contains("gbdt") && line("params.model_type").contains("svc")
+    );
     assert!(line("params.seed").starts_with(' '));
-    assert!(line("params.C").starts_with('*'), "missing in one run counts as different");
+    assert!(
+        line("params.C").starts_with('*'),
+        "missing in one run counts as different"
+    );
     assert!(line("metrics.auc").starts_with('*'));
     assert!(table.lines().next().unwrap().contains("gbdt-02"));
 }
@@ -158,28 +208,53 @@ fn export_writes_one_line_per_experiment_and_run() {
 
     let out = tempfile::tempdir().unwrap();
     let file = out.path().join("all.jsonl");
-    let to_file = run(Some(shared_store()), &["export", "--out", file.to_str().unwrap()]).ok();
+    let to_file = run(
+        Some(shared_store()),
+        &["export", "--out", file.to_str().unwrap()],
+    )
+    .ok();
     assert!(to_file.stdout.contains("exported 59 runs"));
     assert_eq!(std::fs::read_to_string(&file).unwrap(), exported.stdout);
 }
 
 #[test]
 fn experiments_json_is_the_search_shape() {
-    let listed = run(Some(shared_store()), &["experiments", "--format", "json"]).ok().json();
+    let listed = run(Some(shared_store()), &["experiments", "--format", "json"])
+        .ok()
+        .json();
     let experiments = listed["experiments"].as_array().unwrap();
-    let names: Vec<&str> = experiments.iter().map(|e| e["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["Default", "essay_scoring", "knowledge_tracing", "student_retention_v2"]);
+    let names: Vec<&str> = experiments
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Default",
+            "essay_scoring",
+            "knowledge_tracing",
+            "student_retention_v2"
+        ]
+    );
     let essay = &experiments[1];
     assert_eq!(essay["experiment_id"], "594572455626096693");
     assert_eq!(essay["lifecycle_stage"], "active");
     assert_eq!(essay["creation_time"], 1796315668170_i64);
     let tags = essay["tags"].as_array().unwrap();
-    assert!(tags.iter().any(|t| t["key"] == "subject" && t["value"] == "reading"));
+    assert!(
+        tags.iter()
+            .any(|t| t["key"] == "subject" && t["value"] == "reading")
+    );
 
-    let all = run(Some(shared_store()), &["experiments", "--view", "all", "--format", "json"]);
+    let all = run(
+        Some(shared_store()),
+        &["experiments", "--view", "all", "--format", "json"],
+    );
     let all = all.ok().json();
     let deleted = all["experiments"].as_array().unwrap().iter();
-    let deleted: Vec<_> = deleted.filter(|e| e["lifecycle_stage"] == "deleted").collect();
+    let deleted: Vec<_> = deleted
+        .filter(|e| e["lifecycle_stage"] == "deleted")
+        .collect();
     assert_eq!(deleted.len(), 1);
     assert_eq!(deleted[0]["name"], "scratch_retention_debug");
 }
@@ -188,8 +263,13 @@ fn experiments_json_is_the_search_shape() {
 fn delete_and_restore_show_in_the_run() {
     let dir = imported_store();
     let stage = |dir: &std::path::Path| {
-        let shown = run(Some(dir), &["show", GBDT, "--format", "json"]).ok().json();
-        shown["run"]["info"]["lifecycle_stage"].as_str().unwrap().to_string()
+        let shown = run(Some(dir), &["show", GBDT, "--format", "json"])
+            .ok()
+            .json();
+        shown["run"]["info"]["lifecycle_stage"]
+            .as_str()
+            .unwrap()
+            .to_string()
     };
     assert_eq!(stage(dir.path()), "active");
 
@@ -205,12 +285,16 @@ fn delete_and_restore_show_in_the_run() {
 fn check_reports_what_it_read() {
     let dir = imported_store();
     run(Some(dir.path()), &["checkpoint"]).ok();
-    let report = run(Some(dir.path()), &["check", "--format", "json"]).ok().json();
+    let report = run(Some(dir.path()), &["check", "--format", "json"])
+        .ok()
+        .json();
     assert!(report["records"].as_u64().unwrap() > 0);
     assert!(report["log_bytes"].as_u64().unwrap() > 0);
     assert!(report["snapshot_bytes"].as_u64().unwrap() > 0);
 
-    let table = run(Some(dir.path()), &["check", "--format", "table"]).ok().stdout;
+    let table = run(Some(dir.path()), &["check", "--format", "table"])
+        .ok()
+        .stdout;
     assert!(table.contains("records"));
     assert!(table.contains("ok: every record and checkpoint file verified"));
 }
@@ -221,7 +305,13 @@ fn bad_run_id_is_one_error_line_with_its_code() {
     assert_eq!(failed.code, 1);
     assert!(failed.stdout.is_empty());
     assert_eq!(failed.stderr.lines().count(), 1, "{}", failed.stderr);
-    assert!(failed.stderr.starts_with("error: RESOURCE_DOES_NOT_EXIST: "), "{}", failed.stderr);
+    assert!(
+        failed
+            .stderr
+            .starts_with("error: RESOURCE_DOES_NOT_EXIST: "),
+        "{}",
+        failed.stderr
+    );
     assert!(failed.stderr.contains("no-such-run"));
 }
 
@@ -229,11 +319,22 @@ fn bad_run_id_is_one_error_line_with_its_code() {
 fn read_commands_never_create_a_store() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nothing-here");
-    for args in [&["stats"][..], &["show", GBDT], &["experiments"], &["export"]] {
+    for args in [
+        &["stats"][..],
+        &["show", GBDT],
+        &["experiments"],
+        &["export"],
+    ] {
         let failed = run(Some(&missing), args);
         assert_eq!(failed.code, 1, "{args:?}");
         assert_eq!(failed.stderr.lines().count(), 1, "{}", failed.stderr);
-        assert!(failed.stderr.starts_with("error: RESOURCE_DOES_NOT_EXIST: "), "{}", failed.stderr);
+        assert!(
+            failed
+                .stderr
+                .starts_with("error: RESOURCE_DOES_NOT_EXIST: "),
+            "{}",
+            failed.stderr
+        );
     }
     assert!(!missing.exists());
 }
@@ -242,7 +343,10 @@ fn read_commands_never_create_a_store() {
 fn usage_errors_are_one_line_too() {
     let no_store = run(None, &["stats"]);
     assert_eq!(no_store.code, 1);
-    assert_eq!(no_store.stderr, "error: no store given: pass --store PATH or set RUNSTORE_PATH\n");
+    assert_eq!(
+        no_store.stderr,
+        "error: no store given: pass --store PATH or set RUNSTORE_PATH\n"
+    );
 
     let unknown = run(Some(shared_store()), &["frobnicate"]);
     assert_eq!(unknown.code, 2);
@@ -255,7 +359,10 @@ fn compact_and_purge_say_not_supported() {
     for command in ["compact", "purge"] {
         let failed = run(Some(shared_store()), &[command]);
         assert_eq!(failed.code, 1);
-        assert_eq!(failed.stderr, format!("error: {command} is not supported yet\n"));
+        assert_eq!(
+            failed.stderr,
+            format!("error: {command} is not supported yet\n")
+        );
     }
 }
 
@@ -263,16 +370,34 @@ fn compact_and_purge_say_not_supported() {
 fn plot_writes_an_svg_with_one_line_per_run() {
     let out = tempfile::tempdir().unwrap();
     let file = out.path().join("loss.svg");
-    let args = ["plot", GBDT, CHAMPION, "--metric", "cv_score", "--out", file.to_str().unwrap()];
+    let args = [
+        "plot",
+        GBDT,
+        CHAMPION,
+        "--metric",
+        "cv_score",
+        "--out",
+        file.to_str().unwrap(),
+    ];
     run(Some(shared_store()), &args).ok();
     let svg = std::fs::read_to_string(&file).unwrap();
     assert!(svg.starts_with("<svg"));
     assert!(svg.contains("cv_score"), "the caption names the metric");
-    assert!(svg.contains("champion_cv") && svg.contains("gbdt-02"), "one legend entry per run");
+    assert!(
+        svg.contains("champion_cv") && svg.contains("gbdt-02"),
+        "one legend entry per run"
+    );
     assert!(svg.contains("<polyline"));
 
     let png = out.path().join("loss.png");
-    let args = ["plot", GBDT, "--metric", "train_loss", "--out", png.to_str().unwrap()];
+    let args = [
+        "plot",
+        GBDT,
+        "--metric",
+        "train_loss",
+        "--out",
+        png.to_str().unwrap(),
+    ];
     run(Some(shared_store()), &args).ok();
     assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
 }
@@ -287,10 +412,16 @@ fn quickstart_imports_and_tours_a_fresh_store() {
     assert!(tour.stdout.contains("== runstore history"));
     assert!(tour.stderr.is_empty(), "{}", tour.stderr);
 
-    let stats = run(Some(&store), &["stats", "--format", "json"]).ok().json();
+    let stats = run(Some(&store), &["stats", "--format", "json"])
+        .ok()
+        .json();
     assert_eq!(stats["runs"], 59);
 
     let again = run(Some(&store), &["quickstart"]);
     assert_eq!(again.code, 1, "a store that is not empty is refused");
-    assert!(again.stderr.starts_with("error: quickstart needs a new or empty store folder"));
+    assert!(
+        again
+            .stderr
+            .starts_with("error: quickstart needs a new or empty store folder")
+    );
 }

@@ -214,7 +214,12 @@ fn experiments_table(body: &json::ExperimentsJson) -> String {
             ]
         })
         .collect();
-    let header = ["experiment_id", "name", "lifecycle_stage", "artifact_location"];
+    let header = [
+        "experiment_id",
+        "name",
+        "lifecycle_stage",
+        "artifact_location",
+    ];
     table::render(&header, &rows)
 }
 
@@ -227,7 +232,14 @@ fn check(ctx: &Context) -> Result<(), CliError> {
         ("log_bytes", report.log_bytes),
         ("snapshot_bytes", report.snapshot_bytes),
     ];
-    say!("{}", key_numbers(&fields, format, "ok: every record and checkpoint file verified"));
+    say!(
+        "{}",
+        key_numbers(
+            &fields,
+            format,
+            "ok: every record and checkpoint file verified"
+        )
+    );
     Ok(())
 }
 
@@ -258,11 +270,16 @@ fn stats(ctx: &Context) -> Result<(), CliError> {
 /// Named counts as a JSON object or a two-column table (with a last line).
 fn key_numbers(fields: &[(&str, u64)], format: Format, footer: &str) -> String {
     if format == Format::Json {
-        let map: serde_json::Map<String, serde_json::Value> =
-            fields.iter().map(|(k, v)| (k.to_string(), (*v).into())).collect();
+        let map: serde_json::Map<String, serde_json::Value> = fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), (*v).into()))
+            .collect();
         return json::to_text(&map) + "\n";
     }
-    let rows: Vec<Vec<String>> = fields.iter().map(|(k, v)| vec![k.to_string(), v.to_string()]).collect();
+    let rows: Vec<Vec<String>> = fields
+        .iter()
+        .map(|(k, v)| vec![k.to_string(), v.to_string()])
+        .collect();
     let mut out = table::render(&["what", "value"], &rows);
     if !footer.is_empty() {
         out += footer;

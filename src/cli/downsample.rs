@@ -17,7 +17,12 @@ pub fn downsample(points: &[MetricPoint], max_points: usize) -> Vec<MetricPoint>
 
     let mut kept = Vec::with_capacity(buckets * 4);
     for bucket in points.chunks(size) {
-        let mut picks = vec![0, bucket.len() - 1, extreme(bucket, true), extreme(bucket, false)];
+        let mut picks = vec![
+            0,
+            bucket.len() - 1,
+            extreme(bucket, true),
+            extreme(bucket, false),
+        ];
         picks.sort_unstable();
         picks.dedup();
         kept.extend(picks.into_iter().map(|i| bucket[i]));
@@ -30,7 +35,11 @@ fn extreme(bucket: &[MetricPoint], lowest: bool) -> usize {
     let mut best = 0;
     for (i, p) in bucket.iter().enumerate() {
         let current = bucket[best].value;
-        let better = if lowest { p.value < current } else { p.value > current };
+        let better = if lowest {
+            p.value < current
+        } else {
+            p.value > current
+        };
         if better || current.is_nan() && !p.value.is_nan() {
             best = i;
         }

@@ -16,8 +16,8 @@ macro_rules! sayln {
     ($($arg:tt)*) => { $crate::cli::emit(&(format!($($arg)*) + "\n"))? };
 }
 
-pub mod args;
 mod admin;
+pub mod args;
 pub mod downsample;
 pub mod json;
 mod plot;
@@ -62,7 +62,11 @@ impl CliError {
     /// lines are joined so scripts can read the error with one `read`.
     pub fn line(&self) -> String {
         let text = self.to_string();
-        let words: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        let words: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
         format!("error: {}", words.join(" "))
     }
 }
@@ -123,10 +127,11 @@ impl Context {
     /// The output format: as asked, else a table for people at a terminal
     /// and JSON for programs reading a pipe.
     fn format(&self) -> Format {
-        self.format.unwrap_or(match std::io::stdout().is_terminal() {
-            true => Format::Table,
-            false => Format::Json,
-        })
+        self.format
+            .unwrap_or(match std::io::stdout().is_terminal() {
+                true => Format::Table,
+                false => Format::Json,
+            })
     }
 
     /// Like `format`, for commands that have no `ids` form.

@@ -21,8 +21,18 @@ pub fn plot(lines: &[Line], metric: &str, out: &Path) -> Result<(), CliError> {
     let size = (960, 600);
     let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("");
     match ext.to_ascii_lowercase().as_str() {
-        "svg" => draw(&SVGBackend::new(out, size).into_drawing_area(), lines, metric, true),
-        "png" => draw(&BitMapBackend::new(out, size).into_drawing_area(), lines, metric, false),
+        "svg" => draw(
+            &SVGBackend::new(out, size).into_drawing_area(),
+            lines,
+            metric,
+            true,
+        ),
+        "png" => draw(
+            &BitMapBackend::new(out, size).into_drawing_area(),
+            lines,
+            metric,
+            false,
+        ),
         _ => Err(CliError::Usage(format!(
             "cannot plot to {}: the file name must end in .svg or .png",
             out.display()
@@ -39,29 +49,45 @@ fn draw<DB: DrawingBackend>(
     let fail = |e: &dyn std::fmt::Display| CliError::Usage(format!("cannot draw the plot: {e}"));
     root.fill(&WHITE).map_err(|e| fail(&e))?;
 
-    let finite = || lines.iter().flat_map(|l| &l.points).filter(|p| p.value.is_finite());
+    let finite = || {
+        lines
+            .iter()
+            .flat_map(|l| &l.points)
+            .filter(|p| p.value.is_finite())
+    };
     let (x0, x1) = bounds(finite().map(|p| p.step as f64));
     let (y0, y1) = bounds(finite().map(|p| p.value));
 
     let mut builder = ChartBuilder::on(root);
     builder.margin(20);
     if with_text {
-        builder.caption(metric, ("sans-serif", 24)).x_label_area_size(40).y_label_area_size(60);
+        builder
+            .caption(metric, ("sans-serif", 24))
+            .x_label_area_size(40)
+            .y_label_area_size(60);
     }
-    let mut chart = builder.build_cartesian_2d(x0..x1, y0..y1).map_err(|e| fail(&e))?;
+    let mut chart = builder
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(|e| fail(&e))?;
 
     let mut mesh = chart.configure_mesh();
     if with_text {
         mesh.x_desc("step");
     } else {
-        mesh.disable_x_mesh().disable_y_mesh().x_labels(0).y_labels(0);
+        mesh.disable_x_mesh()
+            .disable_y_mesh()
+            .x_labels(0)
+            .y_labels(0);
     }
     mesh.draw().map_err(|e| fail(&e))?;
 
     for (i, line) in lines.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
         let points = line.points.iter().filter(|p| p.value.is_finite());
-        let series = LineSeries::new(points.map(|p| (p.step as f64, p.value)), color.stroke_width(2));
+        let series = LineSeries::new(
+            points.map(|p| (p.step as f64, p.value)),
+            color.stroke_width(2),
+        );
         let drawn = chart.draw_series(series).map_err(|e| fail(&e))?;
         if with_text {
             let legend = move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color);

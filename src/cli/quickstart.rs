@@ -12,12 +12,19 @@ use crate::query::SearchRequest;
 use crate::store::{Options, Store};
 
 /// The MLflow file store shipped with the sources.
-const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/fixtures/public/mlruns");
+const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/fixtures/public/mlruns"
+);
 
 /// Searches that return runs on the shipped fixture: (filter, order_by, max_results).
 const SEARCHES: [(&str, &str, i64); 3] = [
     ("metrics.auc > 0.9", "", 5),
-    ("tags.subject = 'math' and attributes.status = 'FINISHED'", "", 5),
+    (
+        "tags.subject = 'math' and attributes.status = 'FINISHED'",
+        "",
+        5,
+    ),
     ("", "metrics.auc DESC", 5),
 ];
 
@@ -94,12 +101,19 @@ fn search(store: &Store, filter: &str, order_by: &str, max: i64) -> Result<(), C
 
     let request = SearchRequest {
         filter: Some(filter.to_string()).filter(|f| !f.is_empty()),
-        order_by: [order_by].iter().filter(|o| !o.is_empty()).map(|o| o.to_string()).collect(),
+        order_by: [order_by]
+            .iter()
+            .filter(|o| !o.is_empty())
+            .map(|o| o.to_string())
+            .collect(),
         max_results: Some(max),
         ..SearchRequest::default()
     };
     match store.search_runs(&request) {
-        Ok(page) => say!("{}", runs::search_output(&page, &request.order_by, Format::Table)),
+        Ok(page) => say!(
+            "{}",
+            runs::search_output(&page, &request.order_by, Format::Table)
+        ),
         Err(e) => sayln!("{}", CliError::from(e).line()),
     }
     Ok(())

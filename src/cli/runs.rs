@@ -98,7 +98,11 @@ pub fn experiment_ids(store: &Store, args: &[String]) -> Result<Vec<String>, Cli
 pub fn search_output(page: &SearchPage, order_by: &[String], format: Format) -> String {
     match format {
         Format::Json => json::to_text(&json::search_page(page)) + "\n",
-        Format::Ids => page.runs.iter().map(|r| r.info.run_id.clone() + "\n").collect(),
+        Format::Ids => page
+            .runs
+            .iter()
+            .map(|r| r.info.run_id.clone() + "\n")
+            .collect(),
         Format::Table => {
             let mut out = runs_table(&page.runs, order_by);
             if let Some(token) = &page.next_page_token {
@@ -115,7 +119,13 @@ fn runs_table(runs: &[Run], order_by: &[String]) -> String {
     let mut keys: Vec<String> = order_by
         .iter()
         .filter_map(|o| o.strip_prefix("metrics."))
-        .map(|o| o.split_whitespace().next().unwrap_or(o).trim_matches('`').to_string())
+        .map(|o| {
+            o.split_whitespace()
+                .next()
+                .unwrap_or(o)
+                .trim_matches('`')
+                .to_string()
+        })
         .collect();
     let mut counts: BTreeMap<&String, usize> = BTreeMap::new();
     for key in runs.iter().flat_map(|r| r.metrics.keys()) {
@@ -153,7 +163,12 @@ fn show(ctx: &Context, run_id: &str) -> Result<(), CliError> {
     let store = ctx.open_read()?;
     let run = store.get_run(run_id)?;
     if ctx.table_or_json()? == Format::Json {
-        sayln!("{}", json::to_text(&json::GetRunJson { run: json::run(&run) }));
+        sayln!(
+            "{}",
+            json::to_text(&json::GetRunJson {
+                run: json::run(&run)
+            })
+        );
         return Ok(());
     }
 
@@ -165,7 +180,10 @@ fn show(ctx: &Context, run_id: &str) -> Result<(), CliError> {
         vec!["experiment_id".into(), info.experiment_id.clone()],
         vec!["user".into(), info.user_id.clone()],
         vec!["status".into(), info.status.as_str().into()],
-        vec!["lifecycle_stage".into(), info.lifecycle_stage.as_str().into()],
+        vec![
+            "lifecycle_stage".into(),
+            info.lifecycle_stage.as_str().into(),
+        ],
         vec!["start_time".into(), table::time(info.start_time)],
         vec!["end_time".into(), end],
         vec!["artifact_uri".into(), info.artifact_uri.clone()],
@@ -177,8 +195,14 @@ fn show(ctx: &Context, run_id: &str) -> Result<(), CliError> {
         .iter()
         .map(|(k, p)| vec![k.clone(), table::number(p.value), p.step.to_string()])
         .collect();
-    say!("\n{}", table::render(&["metric", "latest", "step"], &metrics));
-    say!("\n{}", table::render(&["param", "value"], &pairs(&run.params)));
+    say!(
+        "\n{}",
+        table::render(&["metric", "latest", "step"], &metrics)
+    );
+    say!(
+        "\n{}",
+        table::render(&["param", "value"], &pairs(&run.params))
+    );
     say!("\n{}", table::render(&["tag", "value"], &pairs(&run.tags)));
     Ok(())
 }
@@ -189,7 +213,9 @@ fn pairs(map: &BTreeMap<String, String>) -> Vec<Vec<String>> {
         0 | 1 => v.clone(),
         _ => format!("{} ...", v.lines().next().unwrap_or("")),
     };
-    map.iter().map(|(k, v)| vec![k.clone(), first_line(v)]).collect()
+    map.iter()
+        .map(|(k, v)| vec![k.clone(), first_line(v)])
+        .collect()
 }
 
 fn history(ctx: &Context, run_id: &str, key: &str, max: Option<usize>) -> Result<(), CliError> {
@@ -204,7 +230,13 @@ fn history(ctx: &Context, run_id: &str, key: &str, max: Option<usize>) -> Result
     }
     let rows: Vec<Vec<String>> = points
         .iter()
-        .map(|p| vec![p.step.to_string(), table::time(p.timestamp), table::number(p.value)])
+        .map(|p| {
+            vec![
+                p.step.to_string(),
+                table::time(p.timestamp),
+                table::number(p.value),
+            ]
+        })
         .collect();
     say!("{}", table::render(&["step", "timestamp", key], &rows));
     Ok(())

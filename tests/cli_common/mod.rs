@@ -28,7 +28,11 @@ impl Ran {
 
     /// Asserts success and returns self.
     pub fn ok(self) -> Ran {
-        assert_eq!(self.code, 0, "stdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "stdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
