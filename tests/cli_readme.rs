@@ -10,7 +10,12 @@ fn readme_starts_with_the_two_commands() {
     let first: Vec<&str> = readme.lines().take(4).collect();
     assert_eq!(
         first,
-        ["```", "cargo run --release -- quickstart", "cargo test --release", "```"]
+        [
+            "```",
+            "cargo run --release -- quickstart",
+            "cargo test --release",
+            "```"
+        ]
     );
 }
 
