@@ -194,6 +194,26 @@ fn compare_marks_differing_rows() {
     );
     assert!(line("metrics.auc").starts_with('*'));
     assert!(table.lines().next().unwrap().contains("gbdt-02"));
+
+    let args = ["compare", GBDT, CHAMPION, "--format", "json"];
+    let json = run(Some(shared_store()), &args).ok().json();
+    assert_eq!(json["run_ids"][1], CHAMPION);
+    let auc = json["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == "auc")
+        .unwrap();
+    assert_eq!(auc["values"][0], 0.9940817332399376);
+    assert_eq!(auc["differs"], true);
+    let seed = json["params"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == "seed")
+        .unwrap();
+    assert_eq!(seed["values"], serde_json::json!(["42", "42"]));
+    assert_eq!(seed["differs"], false);
 }
 
 #[test]

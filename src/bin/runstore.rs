@@ -11,7 +11,8 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
-            print!("{e}");
+            // Help goes to stdout; a closed pipe (`| head`) is no failure.
+            let _ = cli::emit(&e.to_string());
             return ExitCode::SUCCESS;
         }
         Err(e) => {

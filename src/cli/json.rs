@@ -14,6 +14,14 @@ use crate::query::SearchPage;
 #[derive(Debug, Clone, Copy)]
 pub struct Double(pub f64);
 
+/// Equal values are equal, and so are two NaNs: a metric that is NaN in
+/// two runs does not differ between them.
+impl PartialEq for Double {
+    fn eq(&self, other: &Double) -> bool {
+        self.0 == other.0 || self.0.is_nan() && other.0.is_nan()
+    }
+}
+
 impl Serialize for Double {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self.0 {

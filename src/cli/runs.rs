@@ -251,7 +251,7 @@ pub fn compare(store: &Store, run_ids: &[String], format: Format) -> Result<Stri
         .collect::<Result<_, Error>>()?;
 
     let params = rows(&runs, |r| &r.params, |v| v.clone());
-    let metrics = rows(&runs, |r| &r.metrics, |p| table::number(p.value));
+    let metrics = rows(&runs, |r| &r.metrics, |p| json::Double(p.value));
     if format == Format::Json {
         let value = serde_json::json!({
             "run_ids": run_ids,
@@ -264,38 +264,28 @@ pub fn compare(store: &Store, run_ids: &[String], format: Format) -> Result<Stri
     let names: Vec<String> = runs.iter().map(column_name).collect();
     let mut header = vec!["", "key"];
     header.extend(names.iter().map(String::as_str));
-    let table_rows = |kind: &str, rows: &[Row]| -> Vec<Vec<String>> {
-        rows.iter()
-            .map(|row| {
-                let mark = if row.differs { "*" } else { " " };
-                let mut cells = vec![mark.to_string(), format!("{kind}.{}", row.key)];
-                cells.extend(row.values.iter().map(|v| v.clone().unwrap_or("-".into())));
-                cells
-            })
-            .collect()
-    };
-    let mut all = table_rows("params", &params);
-    all.extend(table_rows("metrics", &metrics));
+    let mut all = table_rows("params", &params, String::clone);
+    all.extend(table_rows("metrics", &metrics, |d| table::number(d.0)));
     Ok(table::render(&header, &all))
 }
 
 /// One compared key: its value in each run, and whether they differ.
-struct Row {
+struct Row<T> {
     key: String,
-    values: Vec<Option<String>>,
+    values: Vec<Option<T>>,
     differs: bool,
 }
 
-fn rows<V>(
+fn rows<V, T: PartialEq>(
     runs: &[Run],
     field: impl Fn(&Run) -> &BTreeMap<String, V>,
-    show: impl Fn(&V) -> String,
-) -> Vec<Row> {
+    value: impl Fn(&V) -> T,
+) -> Vec<Row<T>> {
     let keys: BTreeSet<&String> = runs.iter().flat_map(|r| field(r).keys()).collect();
     keys.into_iter()
         .map(|key| {
-            let values: Vec<Option<String>> =
-                runs.iter().map(|r| field(r).get(key).map(&show)).collect();
+            let values: Vec<Option<T>> =
+                runs.iter().map(|r| field(r).get(key).map(&value)).collect();
             let differs = values.windows(2).any(|w| w[0] != w[1]);
             Row {
                 key: key.clone(),
@@ -306,8 +296,21 @@ fn rows<V>(
         .collect()
 }
 
-fn compare_json(rows: &[Row]) -> Vec<serde_json::Value> {
-    let row = |r: &Row| serde_json::json!({"key": r.key, "values": r.values, "differs": r.differs});
+/// Table cells of compared rows: the `*` mark, `kind.key`, then the values.
+fn table_rows<T>(kind: &str, rows: &[Row<T>], show: impl Fn(&T) -> String) -> Vec<Vec<String>> {
+    let row = |row: &Row<T>| {
+        let mark = if row.differs { "*" } else { " " };
+        let mut cells = vec![mark.to_string(), format!("{kind}.{}", row.key)];
+        let cell = |v: &Option<T>| v.as_ref().map(&show).unwrap_or_else(|| "-".into());
+        cells.extend(row.values.iter().map(cell));
+        cells
+    };
+    rows.iter().map(row).collect()
+}
+
+fn compare_json<T: serde::Serialize>(rows: &[Row<T>]) -> Vec<serde_json::Value> {
+    let row =
+        |r: &Row<T>| serde_json::json!({"key": r.key, "values": r.values, "differs": r.differs});
     rows.iter().map(row).collect()
 }
 
