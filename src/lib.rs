@@ -19,6 +19,8 @@ pub mod store;
 
 pub mod import;
 
+pub mod cli;
+
 pub use error::{Error, ErrorCode, Result};
 pub use model::{
     Dataset, DatasetInput, Experiment, InputTag, LifecycleStage, Metric, MetricPoint, NewRun,

@@ -1,0 +1,163 @@
+//! The command line, as clap parses it. The names and flags here are a
+//! contract that scripts rely on: change them only by adding.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// runstore: an embedded store for ML experiment tracking with MLflow's data
+/// model and search language.
+#[derive(Debug, Parser)]
+#[command(name = "runstore", version)]
+pub struct Cli {
+    /// Folder of the store (required by every command but `quickstart`).
+    #[arg(long, global = true, env = "RUNSTORE_PATH")]
+    pub store: Option<PathBuf>,
+
+    /// Output format; defaults to `table` on a terminal and `json` otherwise.
+    #[arg(long, global = true, value_enum)]
+    pub format: Option<Format>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people.
+    Table,
+    /// MLflow's REST JSON shapes, for programs.
+    Json,
+    /// One run id per line (`search` only).
+    Ids,
+}
+
+/// Which runs or experiments a listing sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum View {
+    Active,
+    Deleted,
+    All,
+}
+
+/// The kinds of import source, named as on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum From {
+    MlflowDir,
+    MlflowSqlite,
+    Jsonl,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Search runs with MLflow's filter and order_by language.
+    Search {
+        /// Experiment id or name (repeatable); all experiments when absent.
+        #[arg(long = "experiment")]
+        experiments: Vec<String>,
+        /// MLflow filter, e.g. "metrics.auc > 0.9 and tags.team = 'x'".
+        #[arg(long)]
+        filter: Option<String>,
+        /// MLflow order_by clause, e.g. "metrics.auc DESC" (repeatable).
+        #[arg(long = "order-by")]
+        order_by: Vec<String>,
+        #[arg(long, value_enum, default_value = "active")]
+        view: View,
+        #[arg(long)]
+        max_results: Option<i64>,
+        #[arg(long)]
+        page_token: Option<String>,
+    },
+
+    /// Import MLflow file stores, MLflow SQLite databases or JSON Lines.
+    Import {
+        #[arg(required = true)]
+        sources: Vec<PathBuf>,
+        /// Kind of every source; guessed from each source when absent.
+        #[arg(long, value_enum)]
+        from: Option<From>,
+        /// Skip bad runs (listed in the summary) instead of stopping.
+        #[arg(long)]
+        skip_bad: bool,
+        /// Skip runs whose id the store already has instead of failing.
+        #[arg(long)]
+        skip_existing: bool,
+        /// Do not copy artifact files.
+        #[arg(long)]
+        no_artifacts: bool,
+        /// ORIGINAL=LOCAL: where the artifacts recorded under ORIGINAL are now.
+        #[arg(long)]
+        artifact_root: Option<String>,
+    },
+
+    /// Write every experiment and run as JSON Lines.
+    Export {
+        /// File to write; standard output when absent.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+
+    /// Show one run.
+    Show { run_id: String },
+
+    /// Show the history of one metric of a run.
+    History {
+        run_id: String,
+        key: String,
+        /// Downsample to about this many points, keeping each bucket's extremes.
+        #[arg(long)]
+        max_points: Option<usize>,
+    },
+
+    /// Params and latest metrics of runs side by side; `*` marks rows that differ.
+    Compare {
+        #[arg(required = true)]
+        run_ids: Vec<String>,
+    },
+
+    /// List experiments.
+    Experiments {
+        #[arg(long, value_enum, default_value = "active")]
+        view: View,
+    },
+
+    /// Soft-delete a run.
+    Delete { run_id: String },
+
+    /// Restore a soft-deleted run.
+    Restore { run_id: String },
+
+    /// Write the catalog and snapshot so the next open replays less log.
+    Checkpoint,
+
+    /// Read and verify every record and checkpoint file.
+    Check,
+
+    /// Counts and sizes.
+    Stats,
+
+    /// Rewrite the log without superseded records (not supported yet).
+    Compact,
+
+    /// Remove soft-deleted runs for good (not supported yet).
+    Purge,
+
+    /// Plot one metric of one or more runs to a PNG or SVG file.
+    Plot {
+        #[arg(required = true)]
+        run_ids: Vec<String>,
+        #[arg(long)]
+        metric: String,
+        /// Output file; the extension (.png or .svg) picks the format.
+        #[arg(long)]
+        out: PathBuf,
+    },
+
+    /// Import the shipped example store into a fresh store and tour it.
+    Quickstart {
+        /// MLflow file store to import instead of the shipped fixture.
+        #[arg(long)]
+        fixture: Option<PathBuf>,
+    },
+}
