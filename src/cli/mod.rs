@@ -3,7 +3,7 @@
 //!
 //! `args` holds the clap definitions (the contract scripts rely on), `runs`
 //! and `admin` the commands, `json` MLflow's REST shapes, `table` the
-//! human output, `downsample` and `plot` the history helpers, and
+//! human output, `plot` the charts, and
 //! `quickstart` the guided tour.
 
 /// `print!` that reports a failed write instead of panicking.
@@ -18,7 +18,6 @@ macro_rules! sayln {
 
 mod admin;
 pub mod args;
-pub mod downsample;
 pub mod json;
 mod plot;
 mod quickstart;

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{CliError, Context, Format, admin, downsample, runs, table};
+use super::{CliError, Context, Format, admin, runs, table};
 use crate::error::Error;
 use crate::import::ImportOptions;
 use crate::model::Run;
@@ -51,7 +51,7 @@ pub fn run(ctx: &Context, fixture: Option<PathBuf>) -> Result<(), CliError> {
     }
     if let Some((run, key)) = run_with_longest_history(&store, &sample)? {
         sayln!("\n== runstore history {run} {key} --max-points 12");
-        let points = downsample::downsample(&store.metric_history(&run, &key)?, 12);
+        let points = store.metric_history_sampled(&run, &key, None, 12)?;
         let rows: Vec<Vec<String>> = points
             .iter()
             .map(|p| vec![p.step.to_string(), table::number(p.value)])

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::args::{Command, View};
-use super::{CliError, Context, Format, downsample, json, plot, table};
+use super::{CliError, Context, Format, json, plot, table};
 use crate::error::{Error, ErrorCode};
 use crate::model::{Run, ViewType};
 use crate::query::{SearchPage, SearchRequest};
@@ -220,10 +220,10 @@ fn pairs(map: &BTreeMap<String, String>) -> Vec<Vec<String>> {
 
 fn history(ctx: &Context, run_id: &str, key: &str, max: Option<usize>) -> Result<(), CliError> {
     let store = ctx.open_read()?;
-    let mut points = store.metric_history(run_id, key)?;
-    if let Some(max) = max {
-        points = downsample::downsample(&points, max);
-    }
+    let points = match max {
+        Some(max) => store.metric_history_sampled(run_id, key, None, max)?,
+        None => store.metric_history(run_id, key)?,
+    };
     if ctx.table_or_json()? == Format::Json {
         sayln!("{}", json::to_text(&json::history(key, &points)));
         return Ok(());

@@ -14,6 +14,9 @@ use crate::model::{
     DatasetInput, Experiment, LifecycleStage, MetricPoint, Run, RunInfo, RunStatus,
 };
 
+/// A tag key, its value (`None` once deleted) and the clock that decided it.
+pub type TagClock<'a> = (&'a str, Option<&'a str>, u64);
+
 /// Writes `value` (or a tombstone) into the slot of key `k`, if the clock
 /// rule lets it, keeping the key's index in step.
 fn write_slot(
@@ -404,7 +407,7 @@ impl RunTable {
 
     /// Every param and tag slot of run `ord` as (key, value or `None` for a
     /// deleted tag, clock), for checkpoints.
-    pub fn slots(&self, ord: Ordinal) -> (Vec<(&str, u64)>, Vec<(&str, Option<&str>, u64)>) {
+    pub fn slots(&self, ord: Ordinal) -> (Vec<(&str, u64)>, Vec<TagClock<'_>>) {
         let row = &self.rows[ord as usize];
         let params = row
             .params
