@@ -1,9 +1,7 @@
 //! The storage core through its public API: MLflow's rules, durability
 //! across reopen and checkpoint, and the field reports about writes.
 
-use runstore::{
-    Durability, Error, ErrorCode, Metric, NewRun, Options, Param, RunStatus, RunTag, Store,
-};
+use runstore::{Durability, ErrorCode, Metric, NewRun, Options, Param, RunStatus, RunTag, Store};
 
 fn open(dir: &std::path::Path) -> Store {
     let options = Options {
@@ -416,19 +414,60 @@ fn everything_survives_reopen_with_and_without_checkpoint() {
 }
 
 #[test]
-fn a_second_writer_is_refused_but_readers_are_welcome() {
+fn two_writers_share_a_store_and_readers_follow_them() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s");
-    let store = open(&path);
-    let id = new_run(&store, "0", "r");
-    assert!(matches!(
-        Store::open(&path, Options::default()),
-        Err(Error::Locked { .. })
-    ));
+    let a = open(&path);
+    let b = open(&path);
+    let run_a = new_run(&a, "0", "from-a");
+    let run_b = new_run(&b, "0", "from-b");
+
+    // Each writer sees the other's run once it catches up; a write to a run
+    // the handle has not seen yet catches up by itself.
+    b.set_tag(&run_a, RunTag::new("seen-by", "b")).unwrap();
+    a.refresh().unwrap();
+    assert_eq!(a.get_run(&run_a).unwrap().tags["seen-by"], "b");
+    assert_eq!(a.get_run(&run_b).unwrap().info.run_name, "from-b");
+
+    // Experiment names stay unique across writers.
+    let e = a.get_or_create_experiment("shared").unwrap();
+    assert_eq!(b.get_or_create_experiment("shared").unwrap(), e);
+    let err = b.create_experiment("shared", None, &[]).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::ResourceAlreadyExists);
+
+    // A read-only handle sees both streams, and refuses writes.
     let reader = Store::open(&path, Options::read_only()).unwrap();
-    assert_eq!(reader.get_run(&id).unwrap().info.run_name, "r");
+    assert_eq!(reader.run_ids().unwrap().len(), 2);
     let err = reader.create_experiment("x", None, &[]).unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidState);
+
+    // Both close (checkpoint) and everything is there after reopening.
+    a.close().unwrap();
+    b.close().unwrap();
+    let store = open(&path);
+    assert_eq!(store.get_run(&run_a).unwrap().tags["seen-by"], "b");
+    assert_eq!(store.get_run(&run_b).unwrap().info.run_name, "from-b");
+}
+
+#[test]
+fn the_later_write_wins_whatever_order_streams_are_read_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s");
+    let a = open(&path);
+    let b = open(&path);
+    let run = new_run(&a, "0", "r");
+    b.refresh().unwrap();
+    b.set_tag(&run, RunTag::new("stage", "from-b")).unwrap();
+    // a has not seen b's write; its own comes a few milliseconds later.
+    std::thread::sleep(std::time::Duration::from_millis(3));
+    a.set_tag(&run, RunTag::new("stage", "from-a")).unwrap();
+    assert_eq!(b.get_run(&run).unwrap().tags["stage"], "from-b");
+    b.refresh().unwrap();
+    a.refresh().unwrap();
+    assert_eq!(a.get_run(&run).unwrap().tags["stage"], "from-a");
+    assert_eq!(b.get_run(&run).unwrap().tags["stage"], "from-a");
+    drop((a, b));
+    assert_eq!(open(&path).get_run(&run).unwrap().tags["stage"], "from-a");
 }
 
 #[test]

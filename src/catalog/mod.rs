@@ -110,6 +110,27 @@ fn write_runs_and_keys(
     Ok(())
 }
 
+/// Whether an error only says that another process has the catalog open
+/// right now (its checkpoint is in progress): worth a retry.
+pub fn is_busy(error: &Error) -> bool {
+    matches!(error, Error::Corruption { reason, .. } if reason.contains("already open"))
+}
+
+/// [`write`], waiting (up to a few seconds) while another process has the
+/// catalog open.
+pub fn write_waiting(path: &Path, manifest: &Manifest, table: &RunTable) -> Result<()> {
+    let mut attempt = 0;
+    loop {
+        match write(path, manifest, table) {
+            Err(e) if is_busy(&e) && attempt < 500 => {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Reads the manifest; `None` when there is no catalog yet.
 pub fn read_manifest(path: &Path) -> Result<Option<Manifest>> {
     if !path.exists() {

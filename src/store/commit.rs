@@ -12,12 +12,14 @@ use super::Durability;
 use super::record::{self, Entry, Op};
 use super::state::State;
 use crate::error::{Error, Result};
-use crate::log::StreamWriter;
+use crate::log::{Position, StreamWriter};
 use crate::model::now_ms;
 
-/// The single writer of this process: its log stream and health.
+/// The writer of this store handle: its own log stream and its health.
 pub(crate) struct Writer {
     pub log: StreamWriter,
+    /// Id of the stream this handle appends to (it holds the stream's lock).
+    pub stream: u64,
     /// Set after a failed write or fsync: nothing more is accepted.
     pub poisoned: Option<String>,
     /// Commits appended so far (for group commit).
@@ -50,18 +52,23 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Writer {
-    /// Appends one entry; poisons the writer on failure.
-    fn append(&mut self, entry: &Entry) -> Result<()> {
+    /// Appends one entry; poisons the writer on failure. Returns the log
+    /// position after it.
+    fn append(&mut self, entry: &Entry) -> Result<Position> {
         if let Some(reason) = &self.poisoned {
             return Err(poisoned_error(reason));
         }
         let payload = record::encode(entry)?;
-        if let Err(e) = self.log.append(entry.op.type_code(), &payload) {
-            self.poisoned = Some(e.to_string());
-            return Err(e);
+        match self.log.append(entry.op.type_code(), &payload) {
+            Ok(appended) => {
+                self.appended += 1;
+                Ok(appended.end)
+            }
+            Err(e) => {
+                self.poisoned = Some(e.to_string());
+                Err(e)
+            }
         }
-        self.appended += 1;
-        Ok(())
     }
 
     /// fsyncs the log; poisons the writer on failure.
@@ -77,10 +84,19 @@ impl Writer {
     }
 }
 
-/// The next clock value: wall time in the high bits, strictly increasing.
-fn next_hlc(last: u64) -> u64 {
-    let wall = (now_ms().max(0) as u64) << 16;
-    wall.max(last + 1)
+/// Bits of a clock value that hold the writer stream id: two streams never
+/// produce the same clock, so "the larger clock wins" always decides.
+pub(crate) const STREAM_BITS: u32 = 10;
+/// Largest stream id a clock can carry.
+pub(crate) const MAX_STREAM: u64 = (1 << STREAM_BITS) - 1;
+
+/// The next hybrid logical clock value of `stream`: milliseconds and a
+/// counter in the high bits (never behind anything this process has seen),
+/// the stream id in the low bits.
+pub(crate) fn next_hlc(last: u64, stream: u64) -> u64 {
+    let wall = (now_ms().max(0) as u64) << 12;
+    let logical = wall.max((last >> STREAM_BITS) + 1);
+    (logical << STREAM_BITS) | (stream & MAX_STREAM)
 }
 
 /// Validates with `build` (which sees the current state), then logs and
@@ -106,16 +122,20 @@ pub(crate) fn commit<T>(
         return Ok(value);
     };
 
-    let hlc = next_hlc(state.read().unwrap_or_else(|p| p.into_inner()).hlc);
+    let hlc = next_hlc(
+        state.read().unwrap_or_else(|p| p.into_inner()).hlc,
+        w.stream,
+    );
     let entry = Entry { hlc, op };
-    w.append(&entry)?;
+    let end = w.append(&entry)?;
     if durability == Durability::SyncEach {
         w.sync()?;
     }
-    state
-        .write()
-        .unwrap_or_else(|p| p.into_inner())
-        .apply(&entry);
+    {
+        let mut s = state.write().unwrap_or_else(|p| p.into_inner());
+        s.apply(&entry);
+        s.applied.insert(w.stream, end);
+    }
     let seq = w.appended;
     drop(w);
 
@@ -157,14 +177,20 @@ impl GroupSync {
         }
     }
 
-    /// Waits out the spacing, then fsyncs everything appended so far.
+    /// Waits out the spacing, then fsyncs everything appended so far,
+    /// without holding the writer: others go on appending meanwhile.
     fn lead_sync(&self, writer: &Mutex<Writer>, wait: Duration) -> Result<u64> {
         if !wait.is_zero() {
             std::thread::sleep(wait);
         }
-        let mut w = lock(writer);
-        let covered = w.appended;
-        w.sync()?;
+        let (covered, handle) = {
+            let w = lock(writer);
+            if let Some(reason) = &w.poisoned {
+                return Err(poisoned_error(reason));
+            }
+            (w.appended, w.log.sync_handle())
+        };
+        handle.sync()?;
         Ok(covered)
     }
 }

@@ -69,12 +69,15 @@ fn next_experiment_id(state: &State) -> String {
 impl Store {
     pub(super) fn create_default_experiment(&self) -> Result<()> {
         let location = self.default_artifact_location("0");
-        self.commit(|_| {
+        self.commit_exclusive(|state| {
+            if state.table.experiment_ordinal("0").is_some() {
+                return Ok((None, ()));
+            }
             let now = now_ms();
             let rec = ExperimentRec {
                 experiment_id: "0".into(),
                 name: "Default".into(),
-                artifact_location: location,
+                artifact_location: location.clone(),
                 deleted: false,
                 creation_time: Some(now),
                 last_update_time: Some(now),
@@ -107,7 +110,7 @@ impl Store {
         if let Some(location) = artifact_location {
             check_artifact_location(location)?;
         }
-        self.commit(|state| {
+        self.commit_exclusive(|state| {
             name_taken(state, name)?;
             let id = next_experiment_id(state);
             Ok((
@@ -142,7 +145,7 @@ impl Store {
     /// Safe against races between threads of this process.
     pub fn get_or_create_experiment(&self, name: &str) -> Result<String> {
         validate_experiment_name(name)?;
-        self.commit(|state| {
+        self.commit_exclusive(|state| {
             if let Some(e) = state.table.experiment_ordinal_by_name(name) {
                 let id = state.table.experiment(e).experiment.experiment_id.clone();
                 return Ok((None, id));
@@ -158,7 +161,7 @@ impl Store {
     pub fn import_experiment(&self, experiment: &Experiment) -> Result<()> {
         validate_experiment_id(&experiment.experiment_id)?;
         validate_experiment_name(&experiment.name)?;
-        self.commit(|state| {
+        self.commit_exclusive(|state| {
             if let Some(e) = state.table.experiment_ordinal_by_name(&experiment.name) {
                 let holder = &state.table.experiment(e).experiment;
                 if holder.experiment_id != experiment.experiment_id {
@@ -202,7 +205,7 @@ impl Store {
     /// Renames an active experiment.
     pub fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> Result<()> {
         validate_experiment_name(new_name)?;
-        self.commit(|state| {
+        self.commit_exclusive(|state| {
             let e = existing(state, experiment_id)?;
             require_active(state, e)?;
             if state.table.experiment(e).experiment.name == new_name {
@@ -231,7 +234,7 @@ impl Store {
     }
 
     fn set_experiment_lifecycle(&self, experiment_id: &str, deleted: bool) -> Result<()> {
-        self.commit(|state| {
+        self.commit_exclusive(|state| {
             let e = existing(state, experiment_id)?;
             let current = state.table.experiment(e).experiment.lifecycle_stage;
             if (current == LifecycleStage::Deleted) == deleted {
@@ -249,7 +252,7 @@ impl Store {
     /// Sets a tag on an active experiment.
     pub fn set_experiment_tag(&self, experiment_id: &str, key: &str, value: &str) -> Result<()> {
         validate_experiment_tag(key, value)?;
-        self.commit(|state| {
+        self.commit_exclusive(|state| {
             let e = existing(state, experiment_id)?;
             require_active(state, e)?;
             let op = Op::SetExperimentTag {
@@ -263,6 +266,7 @@ impl Store {
 
     /// MLflow's `search_experiments`.
     pub fn search_experiments(&self, request: &ExperimentSearchRequest) -> Result<ExperimentPage> {
+        self.refresh()?;
         let experiments: Vec<Experiment> = {
             let state = self.read();
             let rows = state.table.experiments();

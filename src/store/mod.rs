@@ -15,6 +15,7 @@ mod runs;
 mod search;
 mod snapshot;
 mod state;
+mod streams;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -82,10 +83,13 @@ pub struct Store {
     /// `None` for read-only opens.
     writer: Option<Mutex<Writer>>,
     group: GroupSync,
-    /// Serialises checkpoints.
+    /// Serialises checkpoints within the process; holds the number of the
+    /// last checkpoint.
     checkpoint_lock: Mutex<u64>,
-    /// Held for the life of a writable store: one writer process at a time.
-    _lock: Option<File>,
+    /// Serialises refreshes, so no record of another stream is applied twice.
+    refresh_lock: Mutex<()>,
+    /// The lock on this handle's writer stream, held while it is open.
+    _stream_lock: Option<File>,
 }
 
 impl Store {
@@ -105,18 +109,40 @@ impl Store {
     }
 
     /// Runs `build` against the current state and commits the operation it
-    /// returns (if any), returning `build`'s value.
-    fn commit<T>(&self, build: impl FnOnce(&State) -> Result<(Option<Op>, T)>) -> Result<T> {
+    /// returns (if any), returning `build`'s value. A run or experiment that
+    /// is not known yet may have been created by another writer process:
+    /// then the store catches up with the other streams and tries once more.
+    fn commit<T>(&self, build: impl Fn(&State) -> Result<(Option<Op>, T)>) -> Result<T> {
         let Some(writer) = &self.writer else {
             return Err(Error::InvalidState("the store is open read-only".into()));
         };
-        commit::commit(
-            writer,
-            &self.state,
-            &self.group,
-            self.options.durability,
-            build,
-        )
+        let durability = self.options.durability;
+        match commit::commit(writer, &self.state, &self.group, durability, &build) {
+            Err(Error::ResourceDoesNotExist(_)) if self.refresh()? > 0 => {
+                commit::commit(writer, &self.state, &self.group, durability, &build)
+            }
+            other => other,
+        }
+    }
+
+    /// Commits a store-wide decision (experiment names and ids): under the
+    /// store lock, after catching up with every other writer, so two
+    /// processes never both take one name.
+    fn commit_exclusive<T>(&self, build: impl Fn(&State) -> Result<(Option<Op>, T)>) -> Result<T> {
+        if self.writer.is_none() {
+            return Err(Error::InvalidState("the store is open read-only".into()));
+        }
+        let _lock = streams::store_lock(&self.root)?;
+        self.refresh()?;
+        self.commit(build)
+    }
+
+    /// Catches up with what other writer processes appended since this
+    /// handle last looked; returns the number of records applied. Searches
+    /// do this by themselves; other reads see the state as of the last
+    /// refresh (or this handle's own writes).
+    pub fn refresh(&self) -> Result<u64> {
+        open::refresh(self)
     }
 
     /// Writes derived state (catalog and snapshot) for everything logged so

@@ -1,65 +1,49 @@
 //! Opening a store (lock, load the checkpoint, replay the log after it),
 //! writing checkpoints, and deep checks.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::fs::{self, File};
+use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock};
+use std::time::Duration;
 
 use super::commit::{GroupSync, Writer};
-use super::record::{self, Entry, Op};
-use super::snapshot;
+use super::record::{Entry, Op};
 use super::state::State;
 use super::{CheckReport, Options, Stats, Store};
+use super::{snapshot, streams};
 use crate::catalog::{self, Manifest};
 use crate::error::{Error, Result};
 use crate::index::FieldClocks;
-use crate::log::{self, Position, StreamReader, StreamWriter};
+use crate::log::{self, Position, StreamWriter};
 
 /// Contents of the `FORMAT` file.
 const FORMAT: &str = "runstore 1\n";
-/// This process's writer stream. One writer process at a time for now; the
-/// layout already keeps one folder per stream.
-const STREAM_ID: u64 = 1;
 
 pub(crate) fn catalog_path(root: &Path) -> PathBuf {
     root.join("catalog.redb")
 }
 
-fn log_dir(root: &Path) -> PathBuf {
-    root.join("log")
-}
-
-fn stream_dir(root: &Path, stream: u64) -> PathBuf {
-    log::stream_dir(&log_dir(root), stream)
-}
-
-fn segment_path(root: &Path, stream: u64, segment: u64) -> PathBuf {
-    stream_dir(root, stream).join(log::segment_file_name(segment))
-}
+/// How many times loading starts over when a concurrent checkpoint swapped
+/// the files it was reading.
+const LOAD_ATTEMPTS: usize = 20;
 
 pub(super) fn open(root: &Path, options: Options) -> Result<Store> {
     let created = prepare_folder(root, &options)?;
-    let lock = if options.read_only {
-        None
-    } else {
-        Some(take_writer_lock(root)?)
-    };
 
-    let writer = if options.read_only {
-        None
+    let (writer, stream_lock) = if options.read_only {
+        (None, None)
     } else {
-        let (log, recovery) = StreamWriter::open(
-            &stream_dir(root, STREAM_ID),
-            STREAM_ID,
-            options.segment_size,
-        )?;
-        let _ = recovery;
-        Some(Mutex::new(Writer {
+        let (stream, lock) = streams::claim_stream(root)?;
+        let dir = streams::stream_dir(root, stream);
+        let (log, _recovery) = StreamWriter::open(&dir, stream, options.segment_size)?;
+        let writer = Writer {
             log,
+            stream,
             poisoned: None,
             appended: 0,
-        }))
+        };
+        (Some(Mutex::new(writer)), Some(lock))
     };
 
     let (state, checkpoint) = load(root)?;
@@ -70,7 +54,8 @@ pub(super) fn open(root: &Path, options: Options) -> Result<Store> {
         writer,
         group: GroupSync::default(),
         checkpoint_lock: Mutex::new(checkpoint),
-        _lock: lock,
+        refresh_lock: Mutex::new(()),
+        _stream_lock: stream_lock,
     };
     if created {
         store.create_default_experiment()?;
@@ -79,18 +64,12 @@ pub(super) fn open(root: &Path, options: Options) -> Result<Store> {
 }
 
 /// Checks or creates the store folder; returns whether it was created.
+/// Creation happens under the store lock, so two processes creating the
+/// same store at once make one store.
 fn prepare_folder(root: &Path, options: &Options) -> Result<bool> {
     let format_path = root.join("FORMAT");
     if format_path.exists() {
-        let text = fs::read_to_string(&format_path).map_err(|e| Error::io(&format_path, e))?;
-        if text != FORMAT {
-            return Err(Error::corrupt(
-                &format_path,
-                0,
-                format!("unsupported store format {:?}", text.trim()),
-            ));
-        }
-        return Ok(false);
+        return check_format(&format_path).map(|_| false);
     }
     if options.read_only || !options.create {
         return Err(Error::not_found(format!(
@@ -98,66 +77,100 @@ fn prepare_folder(root: &Path, options: &Options) -> Result<bool> {
             root.display()
         )));
     }
-    let not_empty = fs::read_dir(root).is_ok_and(|mut d| d.next().is_some());
-    if not_empty {
+    let not_empty = fs::read_dir(root).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| !matches!(e.file_name().to_str(), Some("LOCK" | "locks")))
+    });
+    if not_empty && !format_path.exists() && !root.join("log").exists() {
         return Err(Error::invalid(format!(
             "{} is not empty and holds no runstore; refusing to create one there",
             root.display()
         )));
     }
+    fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
+    let _lock = streams::store_lock(root)?;
+    if format_path.exists() {
+        return check_format(&format_path).map(|_| false);
+    }
     for dir in [
-        root.to_path_buf(),
-        log_dir(root),
+        streams::log_dir(root),
         root.join("index"),
         root.join("artifacts"),
     ] {
         fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     }
-    let mut f = File::create(&format_path).map_err(|e| Error::io(&format_path, e))?;
+    let tmp = root.join("FORMAT.tmp");
+    let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
     f.write_all(FORMAT.as_bytes())
         .and_then(|_| f.sync_all())
-        .map_err(|e| Error::io(&format_path, e))?;
+        .map_err(|e| Error::io(&tmp, e))?;
+    fs::rename(&tmp, &format_path).map_err(|e| Error::io(&format_path, e))?;
     snapshot::sync_dir(root)?;
     Ok(true)
 }
 
-/// Takes the store-wide writer lock (released when the file is closed,
-/// including when the process dies).
-fn take_writer_lock(root: &Path) -> Result<File> {
-    let path = root.join("LOCK");
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| Error::io(&path, e))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(fs::TryLockError::WouldBlock) => Err(Error::Locked {
-            path: root.to_path_buf(),
-        }),
-        Err(fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
+fn check_format(path: &Path) -> Result<()> {
+    let text = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    if text != FORMAT {
+        return Err(Error::corrupt(
+            path,
+            0,
+            format!("unsupported store format {:?}", text.trim()),
+        ));
     }
+    Ok(())
 }
 
-/// Loads the last checkpoint (if any) and replays the log after it.
-/// Returns the state and the number of the checkpoint loaded.
+/// Loads the last checkpoint (if any) and replays every stream after it.
+/// Returns the state and the number of the checkpoint loaded. A checkpoint
+/// written by another process meanwhile makes it start over.
 fn load(root: &Path) -> Result<(State, u64)> {
-    let manifest = match catalog::read_manifest(&catalog_path(root)) {
-        Ok(m) => m.unwrap_or_default(),
-        Err(e) => {
-            tracing::warn!(error = %e, "catalog unreadable; rebuilding from the log");
-            Manifest::default()
+    let mut last_error = None;
+    for _ in 0..LOAD_ATTEMPTS {
+        match load_once(root) {
+            Ok(loaded) => return Ok(loaded),
+            Err(Error::Io { path, source }) if source.kind() == ErrorKind::NotFound => {
+                last_error = Some(Error::Io { path, source });
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(e),
         }
-    };
+    }
+    Err(last_error.unwrap_or_else(|| Error::InvalidState("cannot load the store".into())))
+}
+
+fn load_once(root: &Path) -> Result<(State, u64)> {
+    let manifest = read_manifest(root);
     let mut state = State::default();
     if let Some(name) = &manifest.snapshot {
         let snap = snapshot::read(&root.join("index").join(name))?;
         restore_snapshot(&mut state, snap);
         state.hlc = manifest.hlc;
     }
-    replay(root, &manifest, &mut state)?;
+    state.applied = manifest.positions.clone();
+    replay(root, &mut state, None)?;
     Ok((state, manifest.checkpoint))
+}
+
+/// The catalog's manifest; an unreadable catalog means "rebuild from the
+/// log" (it is derived state). A catalog busy in another process's
+/// checkpoint is waited for.
+fn read_manifest(root: &Path) -> Manifest {
+    let path = catalog_path(root);
+    for attempt in 0..LOAD_ATTEMPTS {
+        match catalog::read_manifest(&path) {
+            Ok(m) => return m.unwrap_or_default(),
+            Err(e) if attempt + 1 < LOAD_ATTEMPTS && catalog::is_busy(&e) => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "catalog unreadable; rebuilding from the log");
+                return Manifest::default();
+            }
+        }
+    }
+    Manifest::default()
 }
 
 fn restore_snapshot(state: &mut State, snap: snapshot::Snapshot) {
@@ -187,72 +200,43 @@ fn restore_snapshot(state: &mut State, snap: snapshot::Snapshot) {
     }
 }
 
-/// Applies every record after the checkpoint's positions, merging writer
-/// streams by their clock (ties by stream id, then log order).
-fn replay(root: &Path, manifest: &Manifest, state: &mut State) -> Result<()> {
-    let mut readers = Vec::new();
-    for stream in log::list_streams(&log_dir(root))? {
-        let from = manifest
-            .positions
-            .get(&stream)
-            .copied()
-            .unwrap_or(Position::START);
-        let reader = StreamReader::open(&stream_dir(root, stream), stream, from)?;
-        readers.push((stream, reader.peekable_entries(root, stream)));
-    }
-    loop {
-        let mut best: Option<(u64, usize)> = None;
-        for (i, (_, entries)) in readers.iter_mut().enumerate() {
-            match entries.peek() {
-                Some(Ok((_, entry))) if best.is_none_or(|(hlc, _)| entry.hlc < hlc) => {
-                    best = Some((entry.hlc, i));
-                }
-                Some(Ok(_)) => {}
-                Some(Err(_)) => {
-                    if let Some(Err(e)) = entries.next() {
-                        return Err(e);
-                    }
-                }
-                None => {}
-            }
-        }
-        let Some((_, i)) = best else {
-            return Ok(());
-        };
-        if let Some(Ok((_, entry))) = readers[i].1.next() {
-            state.apply(&entry);
-        }
-    }
+/// Applies every record of every stream (but `skip`) after the positions
+/// in `state.applied`, in clock order across streams.
+pub(super) fn replay(root: &Path, state: &mut State, skip: Option<u64>) -> Result<u64> {
+    let from = state.applied.clone();
+    streams::merge_new(root, &from, skip, |stream, end, entry| {
+        state.apply(entry);
+        state.applied.insert(stream, end);
+    })
 }
 
-/// Decoded entries of a stream, each with the position after it.
-type Entries = std::iter::Peekable<Box<dyn Iterator<Item = Result<(Position, Entry)>>>>;
-
-trait DecodeEntries {
-    fn peekable_entries(self, root: &Path, stream: u64) -> Entries;
-}
-
-impl DecodeEntries for StreamReader {
-    fn peekable_entries(self, root: &Path, stream: u64) -> Entries {
-        let root = root.to_path_buf();
-        let decoded = self.map(move |frame| {
-            let frame = frame?;
-            let entry = record::decode(&frame.payload).map_err(|reason| {
-                Error::corrupt(
-                    segment_path(&root, stream, frame.position.segment),
-                    frame.position.offset,
-                    format!("log record does not decode: {reason}"),
-                )
-            })?;
-            Ok((frame.end, entry))
-        });
-        let boxed: Box<dyn Iterator<Item = Result<(Position, Entry)>>> = Box::new(decoded);
-        boxed.peekable()
+/// Picks up what other writer processes appended since the last look.
+pub(super) fn refresh(store: &Store) -> Result<u64> {
+    let _one_at_a_time = store.refresh_lock.lock().unwrap_or_else(|p| p.into_inner());
+    let own = store
+        .writer
+        .as_ref()
+        .map(|w| w.lock().unwrap_or_else(|p| p.into_inner()).stream);
+    let from = store.read().applied.clone();
+    let mut news: Vec<(u64, Position, Entry)> = Vec::new();
+    streams::merge_new(&store.root, &from, own, |stream, end, entry| {
+        news.push((stream, end, entry.clone()));
+    })?;
+    if news.is_empty() {
+        return Ok(0);
     }
+    let mut state = store.state.write().unwrap_or_else(|p| p.into_inner());
+    for (stream, end, entry) in &news {
+        state.apply(entry);
+        state.applied.insert(*stream, *end);
+    }
+    Ok(news.len() as u64)
 }
 
 /// Writes a checkpoint: snapshot file, then the catalog naming it, then
-/// removal of the snapshot it replaces.
+/// removal of the snapshot it replaces. One process at a time; records
+/// other writers append meanwhile lie after the recorded positions and are
+/// replayed on the next open, never lost and never applied twice.
 pub(super) fn checkpoint(store: &Store) -> Result<()> {
     let Some(writer) = &store.writer else {
         return Err(Error::InvalidState("the store is open read-only".into()));
@@ -261,18 +245,20 @@ pub(super) fn checkpoint(store: &Store) -> Result<()> {
         .checkpoint_lock
         .lock()
         .unwrap_or_else(|p| p.into_inner());
+    let _exclusive = streams::checkpoint_lock(&store.root)?;
+    refresh(store)?;
 
     // Hold the writer so the positions and the state agree.
     let mut w = writer.lock().unwrap_or_else(|p| p.into_inner());
     w.sync()?;
-    let position = w.log.position();
-    let (snap, hlc) = {
+    let (snap, hlc, positions) = {
         let state = store.read();
-        (snapshot::capture(&state), state.hlc)
+        (snapshot::capture(&state), state.hlc, state.applied.clone())
     };
     drop(w);
 
-    let next = *number + 1;
+    let current = read_manifest(&store.root).checkpoint;
+    let next = (*number).max(current) + 1;
     let name = format!("snapshot-{next:016}.bin");
     let index_dir = store.root.join("index");
     snapshot::write(&index_dir.join(&name), &snap)?;
@@ -280,9 +266,9 @@ pub(super) fn checkpoint(store: &Store) -> Result<()> {
         checkpoint: next,
         hlc,
         snapshot: Some(name.clone()),
-        positions: [(STREAM_ID, position)].into(),
+        positions,
     };
-    catalog::write(&catalog_path(&store.root), &manifest, &store.read().table)?;
+    catalog::write_waiting(&catalog_path(&store.root), &manifest, &store.read().table)?;
     *number = next;
     remove_old_snapshots(&index_dir, &name);
     Ok(())
@@ -306,15 +292,9 @@ fn remove_old_snapshots(index_dir: &Path, keep: &str) {
 pub(super) fn check(store: &Store) -> Result<CheckReport> {
     let root = &store.root;
     let mut report = CheckReport::default();
-    for stream in log::list_streams(&log_dir(root))? {
-        report.streams += 1;
-        let reader = StreamReader::open(&stream_dir(root, stream), stream, Position::START)?;
-        for item in reader.peekable_entries(root, stream) {
-            item?;
-            report.records += 1;
-        }
-    }
-    report.log_bytes = folder_size(&log_dir(root));
+    report.streams = log::list_streams(&streams::log_dir(root))?.len() as u64;
+    report.records = streams::merge_new(root, &Default::default(), None, |_, _, _| {})?;
+    report.log_bytes = folder_size(&streams::log_dir(root));
     let manifest = catalog::read_manifest(&catalog_path(root))?;
     if let Some(name) = manifest.and_then(|m| m.snapshot) {
         let path = root.join("index").join(name);
@@ -335,7 +315,7 @@ pub(super) fn stats(store: &Store) -> Result<Stats> {
         metric_points: state.series.total_points(),
         params: rows.iter().map(|r| r.params.len() as u64).sum(),
         tags: rows.iter().map(|r| r.tags.len() as u64).sum(),
-        log_bytes: folder_size(&log_dir(&store.root)),
+        log_bytes: folder_size(&streams::log_dir(&store.root)),
         checkpoint_bytes: folder_size(&store.root.join("index"))
             + fs::metadata(catalog_path(&store.root))
                 .map(|m| m.len())

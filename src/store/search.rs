@@ -7,7 +7,9 @@ use crate::query::{SearchPage, SearchRequest, plan};
 impl Store {
     /// MLflow's `search_runs`, with MLflow's results, answered from the
     /// indexes under one read view.
+    /// Catches up with other writer processes first.
     pub fn search_runs(&self, request: &SearchRequest) -> Result<SearchPage> {
+        self.refresh()?;
         plan::search_runs(&self.read().table, request)
     }
 }

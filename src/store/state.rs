@@ -5,7 +5,10 @@
 //! that the writer had. A record that refers to something missing (possible
 //! only if files were edited by hand) is skipped with a warning.
 
+use std::collections::BTreeMap;
+
 use crate::index::{Ordinal, RunTable};
+use crate::log::Position;
 use crate::model::{LifecycleStage, MetricPoint, RunStatus};
 use crate::series::SeriesStore;
 
@@ -18,6 +21,9 @@ pub struct State {
     pub series: SeriesStore,
     /// Largest hybrid-logical-clock value applied.
     pub hlc: u64,
+    /// For each writer stream, the log position up to which its records
+    /// are applied.
+    pub applied: BTreeMap<u64, Position>,
 }
 
 impl State {
