@@ -291,10 +291,12 @@ fn remove_old_snapshots(index_dir: &Path, keep: &str) {
 
 pub(super) fn check(store: &Store) -> Result<CheckReport> {
     let root = &store.root;
-    let mut report = CheckReport::default();
-    report.streams = log::list_streams(&streams::log_dir(root))?.len() as u64;
-    report.records = streams::merge_new(root, &Default::default(), None, |_, _, _| {})?;
-    report.log_bytes = folder_size(&streams::log_dir(root));
+    let mut report = CheckReport {
+        streams: log::list_streams(&streams::log_dir(root))?.len() as u64,
+        records: streams::merge_new(root, &Default::default(), None, |_, _, _| {})?,
+        log_bytes: folder_size(&streams::log_dir(root)),
+        snapshot_bytes: 0,
+    };
     let manifest = catalog::read_manifest(&catalog_path(root))?;
     if let Some(name) = manifest.and_then(|m| m.snapshot) {
         let path = root.join("index").join(name);
