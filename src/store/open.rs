@@ -316,7 +316,11 @@ pub(super) fn stats(store: &Store) -> Result<Stats> {
         deleted_runs: table.deleted().len(),
         metric_points: state.series.total_points(),
         params: rows.iter().map(|r| r.params.len() as u64).sum(),
-        tags: rows.iter().map(|r| r.tags.len() as u64).sum(),
+        tags: rows
+            .iter()
+            .flat_map(|r| &r.tags)
+            .filter(|t| t.value.is_some())
+            .count() as u64,
         log_bytes: folder_size(&streams::log_dir(&store.root)),
         checkpoint_bytes: folder_size(&store.root.join("index"))
             + fs::metadata(catalog_path(&store.root))
