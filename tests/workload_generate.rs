@@ -96,7 +96,9 @@ fn standard_filters_select_between_a_thousandth_and_thirty_percent() {
     let queries = standard_queries(&path).unwrap();
     let filtered: Vec<&Query> = queries
         .iter()
-        .filter(|q| matches!(&q.kind, QueryKind::Search { conditions, .. } if !conditions.is_empty()))
+        .filter(
+            |q| matches!(&q.kind, QueryKind::Search { conditions, .. } if !conditions.is_empty()),
+        )
         .collect();
     assert_eq!(filtered.len(), 4);
     for query in filtered {
@@ -114,7 +116,10 @@ fn standard_filters_select_between_a_thousandth_and_thirty_percent() {
     let all = run_ids(ground_truth(&path, paging).unwrap()).len();
     assert!((9_800..10_000).contains(&all), "{all} active runs");
 
-    let history = queries.iter().find(|q| q.name == "history_100_runs").unwrap();
+    let history = queries
+        .iter()
+        .find(|q| q.name == "history_100_runs")
+        .unwrap();
     match ground_truth(&path, history).unwrap() {
         Expected::Histories(h) => {
             assert_eq!(h.len(), 100);
@@ -124,17 +129,40 @@ fn standard_filters_select_between_a_thousandth_and_thirty_percent() {
     }
 }
 
-/// Six runs with hand-checked places under `metrics.m DESC`.
-const SMALL: &str = r#"{"kind":"experiment","experiment_id":"1","name":"e"}
-{"experiment_id":"1","run_id":"a","start_time":100,"tags":{"note":"big drift here"},"metrics":{"m":[{"step":0,"timestamp":1,"value":0.9},{"step":1,"timestamp":2,"value":0.2}]}}
-{"experiment_id":"1","run_id":"b","start_time":100,"metrics":{"m":[{"step":0,"timestamp":1,"value":"NaN"}]}}
-{"experiment_id":"1","run_id":"c","start_time":300,"tags":{"note":"drifting"}}
-{"experiment_id":"1","run_id":"d","start_time":200,"metrics":{"m":[{"step":2,"timestamp":1,"value":0.7},{"step":2,"timestamp":1,"value":0.5}]}}
-{"experiment_id":"1","run_id":"e","start_time":50,"metrics":{"m":[{"step":0,"timestamp":1,"value":0.2}]}}
-{"experiment_id":"1","run_id":"f","start_time":400,"lifecycle_stage":"deleted","metrics":{"m":[{"step":0,"timestamp":1,"value":5.0}]}}
-{"experiment_id":"1","run_id":"g","start_time":100,"metrics":{"m":[{"step":0,"timestamp":1,"value":"NaN"}]}}
-{"experiment_id":"1","run_id":"h","start_time":100,"tags":{"note":"Drift"}}
-"#;
+/// A run line of experiment 1; `rest` is the JSON after `start_time`.
+fn line(id: &str, start: i64, rest: &str) -> String {
+    format!("{{\"experiment_id\":\"1\",\"run_id\":\"{id}\",\"start_time\":{start}{rest}}}\n")
+}
+
+/// A metric `m` from `(step, timestamp, value)` points.
+fn m(points: &[(i64, i64, &str)]) -> String {
+    let points: Vec<String> = points
+        .iter()
+        .map(|(s, t, v)| format!("{{\"step\":{s},\"timestamp\":{t},\"value\":{v}}}"))
+        .collect();
+    format!(",\"metrics\":{{\"m\":[{}]}}", points.join(","))
+}
+
+/// Eight runs with hand-checked places under `metrics.m DESC`.
+fn small() -> String {
+    let mut text =
+        String::from("{\"kind\":\"experiment\",\"experiment_id\":\"1\",\"name\":\"e\"}\n");
+    let a_metric = m(&[(0, 1, "0.9"), (1, 2, "0.2")]);
+    text += &line(
+        "a",
+        100,
+        &format!(",\"tags\":{{\"note\":\"big drift here\"}}{a_metric}"),
+    );
+    text += &line("b", 100, &m(&[(0, 1, "\"NaN\"")]));
+    text += &line("c", 300, ",\"tags\":{\"note\":\"drifting\"}");
+    text += &line("d", 200, &m(&[(2, 1, "0.7"), (2, 1, "0.5")]));
+    text += &line("e", 50, &m(&[(0, 1, "0.2")]));
+    let deleted = format!(",\"lifecycle_stage\":\"deleted\"{}", m(&[(0, 1, "5.0")]));
+    text += &line("f", 400, &deleted);
+    text += &line("g", 100, &m(&[(0, 1, "\"NaN\"")]));
+    text += &line("h", 100, ",\"tags\":{\"note\":\"Drift\"}");
+    text
+}
 
 fn search(conditions: Vec<Condition>, order_by_desc: Option<&str>, page_size: i64) -> Query {
     Query {
@@ -151,7 +179,7 @@ fn search(conditions: Vec<Condition>, order_by_desc: Option<&str>, page_size: i6
 #[test]
 fn ground_truth_orders_real_then_nan_then_missing_with_mlflow_tie_breaks() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write_file(dir.path(), "small.jsonl", SMALL);
+    let path = write_file(dir.path(), "small.jsonl", &small());
 
     // d: latest of two points at (2, 1) is the greater value, 0.7.
     // a: latest is step 1 (0.2), tied with e (0.2): a starts later.
@@ -173,11 +201,15 @@ fn ground_truth_orders_real_then_nan_then_missing_with_mlflow_tie_breaks() {
 #[test]
 fn ground_truth_filters_like_mlflow() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write_file(dir.path(), "small.jsonl", SMALL);
+    let path = write_file(dir.path(), "small.jsonl", &small());
     let s = String::from;
 
     // LIKE is case-sensitive and a substring match; h has "Drift".
-    let like = search(vec![Condition::TagContains(s("note"), s("drift"))], None, 100);
+    let like = search(
+        vec![Condition::TagContains(s("note"), s("drift"))],
+        None,
+        100,
+    );
     assert_eq!(run_ids(ground_truth(&path, &like).unwrap()), ["c", "a"]);
 
     // NaN fails every comparison; a missing metric too; the deleted f is out.
@@ -208,7 +240,11 @@ fn ground_truth_filters_like_mlflow() {
 #[test]
 fn ground_truth_reports_a_damaged_line_with_its_number() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write_file(dir.path(), "bad.jsonl", "{\"kind\":\"experiment\",\"name\":\"e\"}\n{oops\n");
+    let path = write_file(
+        dir.path(),
+        "bad.jsonl",
+        "{\"kind\":\"experiment\",\"name\":\"e\"}\n{oops\n",
+    );
     let err = ground_truth(&path, &search(vec![], None, 10)).unwrap_err();
     assert!(err.to_string().contains("line 2"), "{err}");
 }

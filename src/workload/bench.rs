@@ -166,7 +166,12 @@ fn ingest(workload: &Path, store_dir: &Path) -> Result<Duration> {
 }
 
 /// Times `repeats` executions of one query, checking each answer.
-fn measure(store: &Store, query: &Query, expected: &Expected, repeats: u32) -> Result<QueryFigures> {
+fn measure(
+    store: &Store,
+    query: &Query,
+    expected: &Expected,
+    repeats: u32,
+) -> Result<QueryFigures> {
     let mut times = Vec::new();
     let mut verified = true;
     let mut results = 0;
@@ -295,7 +300,9 @@ pub fn peak_rss_bytes() -> Option<u64> {
 }
 
 fn file_len(path: &Path) -> Result<u64> {
-    Ok(std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len())
+    Ok(std::fs::metadata(path)
+        .map_err(|e| Error::io(path, e))?
+        .len())
 }
 
 fn millis(d: Duration) -> f64 {

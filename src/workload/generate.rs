@@ -71,18 +71,66 @@ pub const LEARNING_RATES: [&str; 5] = ["0.1", "0.03", "0.01", "0.003", "0.001"];
 /// Teams, biggest first (Zipf weights).
 pub const TEAMS: [&str; 6] = ["recsys", "vision", "nlp", "forecasting", "ads", "infra"];
 pub const SUBJECTS: [&str; 8] = [
-    "math", "reading", "science", "history", "art", "music", "biology", "chemistry",
+    "math",
+    "reading",
+    "science",
+    "history",
+    "art",
+    "music",
+    "biology",
+    "chemistry",
 ];
 /// Words of the free-text `note` tag; no word contains another.
 pub const NOTE_WORDS: [&str; 40] = [
-    "baseline", "retry", "sweep", "ablation", "drift", "holdout", "warmup", "cosine", "tuned",
-    "quick", "overnight", "rerun", "leak", "fixed", "smoke", "final", "candidate", "nightly",
-    "debug", "pruned", "distilled", "augmented", "balanced", "weighted", "frozen", "shuffled",
-    "seeded", "calibrated", "ensemble", "stacked", "sparse", "dense", "noisy", "clean", "large",
-    "small", "legacy", "patched", "manual", "auto",
+    "baseline",
+    "retry",
+    "sweep",
+    "ablation",
+    "drift",
+    "holdout",
+    "warmup",
+    "cosine",
+    "tuned",
+    "quick",
+    "overnight",
+    "rerun",
+    "leak",
+    "fixed",
+    "smoke",
+    "final",
+    "candidate",
+    "nightly",
+    "debug",
+    "pruned",
+    "distilled",
+    "augmented",
+    "balanced",
+    "weighted",
+    "frozen",
+    "shuffled",
+    "seeded",
+    "calibrated",
+    "ensemble",
+    "stacked",
+    "sparse",
+    "dense",
+    "noisy",
+    "clean",
+    "large",
+    "small",
+    "legacy",
+    "patched",
+    "manual",
+    "auto",
 ];
 const OPTIMIZERS: [&str; 4] = ["adam", "sgd", "adamw", "rmsprop"];
-const DATASETS: [&str; 5] = ["students-2024", "students-2025", "clicks", "images", "ledger"];
+const DATASETS: [&str; 5] = [
+    "students-2024",
+    "students-2025",
+    "clicks",
+    "images",
+    "ledger",
+];
 const STAGES: [&str; 3] = ["dev", "staging", "prod"];
 const USERS: [&str; 12] = [
     "ana", "bo", "chen", "dara", "eli", "fay", "gus", "hana", "ivo", "jun", "kai", "lea",
@@ -212,7 +260,10 @@ fn params(count: u32, rng: &mut Rng) -> BTreeMap<String, String> {
             0 => ("model_type".into(), rng.zipf(&MODEL_TYPES).into()),
             1 => ("learning_rate".into(), rng.pick(&LEARNING_RATES).into()),
             2 => ("max_depth".into(), (2 + rng.below(11)).to_string()),
-            3 => ("n_estimators".into(), ["50", "100", "200", "500"][rng.below(4) as usize].into()),
+            3 => (
+                "n_estimators".into(),
+                ["50", "100", "200", "500"][rng.below(4) as usize].into(),
+            ),
             4 => ("batch_size".into(), (16u64 << rng.below(6)).to_string()),
             5 => ("optimizer".into(), rng.zipf(&OPTIMIZERS).into()),
             6 => ("dropout".into(), format!("0.{}", rng.below(6))),
@@ -239,8 +290,14 @@ fn tags(count: u32, rng: &mut Rng, run_name: &str, user: &str) -> BTreeMap<Strin
             5 => ("note".into(), note(rng)),
             6 => ("dataset".into(), rng.zipf(&DATASETS).into()),
             7 => ("stage".into(), rng.zipf(&STAGES).into()),
-            8 => ("git_commit".into(), format!("{:010x}", rng.next_u64() >> 24)),
-            9 => ("priority".into(), ["low", "medium", "high"][rng.below(3) as usize].into()),
+            8 => (
+                "git_commit".into(),
+                format!("{:010x}", rng.next_u64() >> 24),
+            ),
+            9 => (
+                "priority".into(),
+                ["low", "medium", "high"][rng.below(3) as usize].into(),
+            ),
             n => (format!("t{n:02}"), format!("value-{}", rng.below(20))),
         };
         tags.insert(key, value);

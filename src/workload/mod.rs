@@ -11,4 +11,6 @@ mod rng;
 
 pub use bench::{BenchOptions, BenchReport, QueryFigures, run_bench};
 pub use generate::{Summary, WorkloadSpec, generate, generate_file};
-pub use queries::{Condition, Expected, Query, QueryKind, ground_truth, standard_queries};
+pub use queries::{
+    Condition, Expected, Query, QueryKind, ground_truth, ground_truths, standard_queries,
+};

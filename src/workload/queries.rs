@@ -290,7 +290,9 @@ fn finish(
             if !all_pages {
                 hits.truncate(usize::try_from(*page_size).unwrap_or(usize::MAX));
             }
-            Ok(Expected::RunIds(hits.into_iter().map(|h| h.run_id).collect()))
+            Ok(Expected::RunIds(
+                hits.into_iter().map(|h| h.run_id).collect(),
+            ))
         }
         QueryKind::History { run_ids, .. } => {
             let found: Option<Vec<_>> = histories.into_iter().collect();
