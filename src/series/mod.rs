@@ -4,7 +4,11 @@
 //! with the series work; until then the whole history lives here and is
 //! written to the checkpoint.
 
+mod sample;
+
 use std::collections::HashMap;
+
+pub use sample::downsample;
 
 use crate::model::MetricPoint;
 

@@ -389,6 +389,55 @@ impl Store {
         Ok(points)
     }
 
+    /// At most `max_points` points of one metric for plotting: the points
+    /// with steps in `steps` (all if `None`), reduced so that each of
+    /// `max_points / 4` step buckets keeps its first, last, minimum and
+    /// maximum point (see [`crate::series::downsample`]).
+    pub fn metric_history_sampled(
+        &self,
+        run_id: &str,
+        key: &str,
+        steps: Option<std::ops::RangeInclusive<i64>>,
+        max_points: usize,
+    ) -> Result<Vec<MetricPoint>> {
+        let state = self.read();
+        let ord = existing_run(&state, run_id)?;
+        let Some(k) = state.table.metric_keys().get(key) else {
+            return Ok(Vec::new());
+        };
+        let points = state.series.points((ord, k));
+        let in_range: Vec<MetricPoint> = match &steps {
+            Some(range) => points
+                .iter()
+                .filter(|p| range.contains(&p.step))
+                .copied()
+                .collect(),
+            None => points.to_vec(),
+        };
+        Ok(crate::series::downsample(&in_range, max_points))
+    }
+
+    /// The histories of one key for many runs in one call (what a chart of
+    /// many runs needs), under one read view. Unknown runs are an error.
+    pub fn metric_histories(
+        &self,
+        run_ids: &[String],
+        key: &str,
+    ) -> Result<Vec<(String, Vec<MetricPoint>)>> {
+        let state = self.read();
+        let k = state.table.metric_keys().get(key);
+        run_ids
+            .iter()
+            .map(|run_id| {
+                let ord = existing_run(&state, run_id)?;
+                let mut points =
+                    k.map_or_else(Vec::new, |k| state.series.points((ord, k)).to_vec());
+                points.sort_by(MetricPoint::history_cmp);
+                Ok((run_id.clone(), points))
+            })
+            .collect()
+    }
+
     /// The whole run with every history in logging order, as export writes it.
     pub fn run_record(&self, run_id: &str) -> Result<RunRecord> {
         let state = self.read();

@@ -2,17 +2,12 @@
 
 use super::Store;
 use crate::error::Result;
-use crate::query::{SearchPage, SearchRequest, search_runs_naive};
+use crate::query::{SearchPage, SearchRequest, plan};
 
 impl Store {
-    /// MLflow's `search_runs`, with MLflow's results.
+    /// MLflow's `search_runs`, with MLflow's results, answered from the
+    /// indexes under one read view.
     pub fn search_runs(&self, request: &SearchRequest) -> Result<SearchPage> {
-        let runs: Vec<_> = {
-            let state = self.read();
-            (0..state.table.len() as u32)
-                .map(|ord| state.table.run(ord))
-                .collect()
-        };
-        search_runs_naive(&runs, request)
+        plan::search_runs(&self.read().table, request)
     }
 }

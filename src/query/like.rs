@@ -1,0 +1,104 @@
+//! LIKE and ILIKE exactly as SQLite evaluates them for MLflow's SQL store.
+//!
+//! `%` matches any run of characters (newlines included), `_` exactly one
+//! character (a Unicode scalar), everything else itself; the pattern covers
+//! the whole value and there is no escape character. ILIKE folds ASCII
+//! letters only, as SQLite's `lower()` does, so `ä` does not match `Ä`.
+
+/// Whether `value` matches `pattern` (case-sensitive LIKE).
+pub fn like(value: &str, pattern: &str) -> bool {
+    matches(value, pattern, |a, b| a == b)
+}
+
+/// Whether `value` matches `pattern` ignoring ASCII letter case.
+pub fn ilike(value: &str, pattern: &str) -> bool {
+    matches(value, pattern, |a, b| a.eq_ignore_ascii_case(&b))
+}
+
+/// Wildcard matching in O(len(value) * len(pattern)) at worst: on a
+/// mismatch only the most recent `%` is retried one character further, which
+/// is enough because an earlier `%` could only absorb what a later one can.
+fn matches(value: &str, pattern: &str, same: impl Fn(char, char) -> bool) -> bool {
+    let v: Vec<char> = value.chars().collect();
+    let p: Vec<char> = pattern.chars().collect();
+    let (mut vi, mut pi) = (0, 0);
+    let mut retry: Option<(usize, usize)> = None;
+
+    while vi < v.len() {
+        match p.get(pi) {
+            Some('%') => {
+                retry = Some((pi, vi));
+                pi += 1;
+            }
+            Some(&c) if c == '_' || same(v[vi], c) => {
+                vi += 1;
+                pi += 1;
+            }
+            _ => match retry {
+                Some((star, from)) => {
+                    pi = star + 1;
+                    vi = from + 1;
+                    retry = Some((star, from + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi..].iter().all(|&c| c == '%')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_value_and_wildcards() {
+        assert!(like("LinearRegression", "%Regression"));
+        assert!(!like("LinearRegression", "Linear"));
+        assert!(like("", "%"));
+        assert!(!like("", "_"));
+        assert!(like("a\nb", "a_b"));
+        assert!(like("abc\n", "abc%"));
+        assert!(!like("abc\n", "abc"));
+        assert!(like("zeta%_x", "zeta%_x"));
+        assert!(like("zetaAB_x", "zeta%_x"));
+        assert!(like("é", "_"));
+        assert!(like(r"a\b", r"a\b"));
+        assert!(!like(r"a%b", r"a\%b"));
+    }
+
+    #[test]
+    fn case_rules() {
+        assert!(!like("Prod", "prod"));
+        assert!(ilike("PROD", "prod"));
+        assert!(!ilike("Ä", "ä"));
+        assert!(ilike("Ä", "Ä"));
+    }
+
+    /// An obviously correct (exponential) reference matcher.
+    fn reference(v: &[char], p: &[char]) -> bool {
+        match p.split_first() {
+            None => v.is_empty(),
+            Some(('%', rest)) => (0..=v.len()).any(|i| reference(&v[i..], rest)),
+            Some((&c, rest)) => {
+                v.first().is_some_and(|&x| c == '_' || c == x) && reference(&v[1..], rest)
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn agrees_with_the_reference(value in "[ab%_\n]{0,8}", pattern in "[ab%_]{0,6}") {
+            let v: Vec<char> = value.chars().collect();
+            let p: Vec<char> = pattern.chars().collect();
+            proptest::prop_assert_eq!(like(&value, &pattern), reference(&v, &p));
+        }
+    }
+
+    #[test]
+    fn no_exponential_backtracking() {
+        let value = "a".repeat(5000);
+        let pattern = format!("{}b", "%a".repeat(50));
+        assert!(!like(&value, &pattern));
+    }
+}

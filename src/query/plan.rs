@@ -1,0 +1,287 @@
+//! The planner: MLflow's filter, order and paging answered from the run
+//! table's indexes. Each clause becomes a bitmap over run ordinals; clauses
+//! are applied cheapest first, each only over the runs that survived the
+//! ones before. Every comparison goes through the same functions as the
+//! reference evaluator (`naive.rs`), so the two cannot disagree on meaning.
+
+use std::cmp::Ordering;
+use std::collections::HashSet;
+
+use roaring::RoaringBitmap;
+
+use super::filter::{Attribute, Clause, Comparator, DatasetField, Target, Value, parse_filter};
+use super::naive::{
+    RUN_NAME_TAG, SortValue, compare_metric, compare_sort_values, compare_str, compare_time,
+    validate_max_results,
+};
+use super::order::{OrderKey, parse_order_by};
+use super::request::{SearchPage, SearchRequest};
+use super::token::{encode_token, resume_offset, run_query_hash};
+use crate::error::Result;
+use crate::index::{Ordinal, RunTable, StringIndex};
+use crate::model::ViewType;
+
+/// `search_runs` over the indexes of `table`.
+pub fn search_runs(table: &RunTable, req: &SearchRequest) -> Result<SearchPage> {
+    let max_results = validate_max_results(req.max_results)?;
+    let filter = parse_filter(req.filter.as_deref())?;
+    let order = parse_order_by(&req.order_by)?;
+    let query = run_query_hash(req);
+    let offset = resume_offset(req.page_token.as_deref(), &query)?;
+
+    let mut hits = candidates(table, req);
+    let mut clauses: Vec<&Clause> = filter.clauses.iter().collect();
+    clauses.sort_by_key(|c| estimate(table, c, hits.len()));
+    for clause in clauses {
+        if hits.is_empty() {
+            break;
+        }
+        hits = select(table, clause, &hits);
+    }
+
+    let wanted = offset.saturating_add(max_results);
+    let ordered = top(table, &hits, &order, wanted);
+    let start = offset.min(ordered.len());
+    let end = wanted.min(ordered.len());
+    let total = hits.len() as usize;
+    Ok(SearchPage {
+        runs: ordered[start..end]
+            .iter()
+            .map(|&ord| table.run(ord))
+            .collect(),
+        next_page_token: (end < total).then(|| encode_token(end, &query)),
+    })
+}
+
+/// Runs of the requested experiments whose lifecycle the view admits.
+fn candidates(table: &RunTable, req: &SearchRequest) -> RoaringBitmap {
+    let mut runs = if req.experiment_ids.is_empty() {
+        table.all()
+    } else {
+        let mut union = RoaringBitmap::new();
+        for id in &req.experiment_ids {
+            if let Some(e) = table.experiment_ordinal(id) {
+                union |= &table.experiment(e).runs;
+            }
+        }
+        union
+    };
+    match req.view_type {
+        ViewType::ActiveOnly => runs -= table.deleted(),
+        ViewType::DeletedOnly => runs &= table.deleted(),
+        ViewType::All => {}
+    }
+    runs
+}
+
+/// Rough number of runs a clause costs to evaluate: posting lookups and id
+/// lookups are cheap and selective, scans cost the candidates.
+fn estimate(table: &RunTable, clause: &Clause, candidates: u64) -> u64 {
+    let postings = |index: Option<&StringIndex>| match (index, clause.op, &clause.value) {
+        (Some(idx), Comparator::Eq, Value::Text(v)) if idx.has_postings() => idx
+            .value_id(v)
+            .and_then(|id| idx.postings(id))
+            .map_or(0, |b| b.len()),
+        (None, _, _) => 0,
+        (Some(idx), Comparator::IsNotNull, _) => idx.present().len(),
+        _ => candidates,
+    };
+    match (&clause.target, clause.op) {
+        (Target::Attribute(Attribute::RunId), Comparator::Eq | Comparator::In) => 1,
+        (Target::Param(key), _) => postings(table.param_index(key)),
+        (Target::Tag(key), _) => postings(table.tag_index(key)),
+        (Target::Metric(key), _) => table.metric_index(key).map_or(0, |m| m.present().len()),
+        _ => candidates.saturating_mul(2),
+    }
+}
+
+/// The runs among `within` that satisfy `clause`.
+fn select(table: &RunTable, clause: &Clause, within: &RoaringBitmap) -> RoaringBitmap {
+    match &clause.target {
+        Target::Metric(key) => match (table.metric_index(key), &clause.value) {
+            (Some(idx), Value::Number(n)) => {
+                let literal = n.as_f64();
+                idx.select(within, |v| compare_metric(clause.op, v, literal))
+            }
+            _ => RoaringBitmap::new(),
+        },
+        Target::Param(key) => select_string(table.param_index(key), clause, within, |ord| {
+            table.param(ord, key)
+        }),
+        Target::Tag(key) => select_string(table.tag_index(key), clause, within, |ord| {
+            table.tag(ord, key)
+        }),
+        Target::Attribute(attribute) => select_attribute(table, *attribute, clause, within),
+        Target::Dataset(field) => scan(within, |ord| {
+            table.row(ord).inputs.iter().any(|input| {
+                let stored = match field {
+                    DatasetField::Name => Some(input.dataset.name.as_str()),
+                    DatasetField::Digest => Some(input.dataset.digest.as_str()),
+                    DatasetField::Context => input.context(),
+                };
+                stored.is_some_and(|s| compare_str(clause.op, s, &clause.value))
+            })
+        }),
+    }
+}
+
+/// Keeps the ordinals of `within` for which `keep` holds.
+fn scan(within: &RoaringBitmap, keep: impl Fn(Ordinal) -> bool) -> RoaringBitmap {
+    RoaringBitmap::from_sorted_iter(within.iter().filter(|&ord| keep(ord))).unwrap_or_default()
+}
+
+/// A param or tag clause: postings for equality and LIKE where the key
+/// keeps them, a scan of the runs having the key otherwise.
+fn select_string<'t>(
+    index: Option<&StringIndex>,
+    clause: &Clause,
+    within: &RoaringBitmap,
+    value_of: impl Fn(Ordinal) -> Option<&'t str>,
+) -> RoaringBitmap {
+    let Some(index) = index else {
+        return if clause.op == Comparator::IsNull {
+            within.clone()
+        } else {
+            RoaringBitmap::new()
+        };
+    };
+    let having = within & index.present();
+    match (clause.op, &clause.value) {
+        (Comparator::IsNull, _) => within - index.present(),
+        (Comparator::IsNotNull, _) => having,
+        (Comparator::Eq, Value::Text(v)) if index.has_postings() => {
+            let ids = index.value_id(v).into_iter().collect();
+            union_postings(index, &ids) & &having
+        }
+        (Comparator::Like | Comparator::ILike, _) if index.has_postings() => {
+            let ids: HashSet<u32> = index
+                .values()
+                .iter()
+                .filter(|(_, s)| compare_str(clause.op, s, &clause.value))
+                .map(|(id, _)| id)
+                .collect();
+            union_postings(index, &ids) & &having
+        }
+        _ => scan(&having, |ord| {
+            value_of(ord).is_some_and(|s| compare_str(clause.op, s, &clause.value))
+        }),
+    }
+}
+
+fn union_postings(index: &StringIndex, ids: &HashSet<u32>) -> RoaringBitmap {
+    let mut out = RoaringBitmap::new();
+    for &id in ids {
+        if let Some(bitmap) = index.postings(id) {
+            out |= bitmap;
+        }
+    }
+    out
+}
+
+fn select_attribute(
+    table: &RunTable,
+    attribute: Attribute,
+    clause: &Clause,
+    within: &RoaringBitmap,
+) -> RoaringBitmap {
+    let op = clause.op;
+    match (attribute, op, &clause.value) {
+        (Attribute::RunId, Comparator::Eq, Value::Text(id)) => lookup(table, [id], within),
+        (Attribute::RunId, Comparator::In, Value::List(ids)) => lookup(table, ids, within),
+        (Attribute::StartTime | Attribute::EndTime, _, Value::Number(n)) => scan(within, |ord| {
+            let row = table.row(ord);
+            let stored = match attribute {
+                Attribute::StartTime => Some(row.start_time),
+                _ => row.end_time,
+            };
+            stored.is_some_and(|s| compare_time(op, s, *n))
+        }),
+        _ => scan(within, |ord| {
+            let row = table.row(ord);
+            let stored = match attribute {
+                Attribute::RunId => Some(&*row.run_id),
+                Attribute::RunName => table.tag(ord, RUN_NAME_TAG),
+                Attribute::Status => Some(row.status.as_str()),
+                Attribute::UserId => Some(row.user_id.as_str()),
+                _ => Some(row.artifact_uri.as_str()),
+            };
+            stored.is_some_and(|s| compare_str(op, s, &clause.value))
+        }),
+    }
+}
+
+/// Runs named by id, among `within`.
+fn lookup<'a>(
+    table: &RunTable,
+    ids: impl IntoIterator<Item = &'a String>,
+    within: &RoaringBitmap,
+) -> RoaringBitmap {
+    let found: RoaringBitmap = ids.into_iter().filter_map(|id| table.ordinal(id)).collect();
+    found & within
+}
+
+/// The first `limit` hits in MLflow's order: the keys, then start_time
+/// DESC unless a key sorts by it, then run_id ASC. Sort values are gathered
+/// once into one flat vector (a stride of one value per key), then the
+/// smallest `limit` are selected before anything is fully sorted.
+fn top(table: &RunTable, hits: &RoaringBitmap, order: &[OrderKey], limit: usize) -> Vec<Ordinal> {
+    let by_start = !order
+        .iter()
+        .any(|k| k.target == Target::Attribute(Attribute::StartTime));
+    let stride = order.len();
+    let mut values: Vec<SortValue<'_>> = Vec::with_capacity(hits.len() as usize * stride);
+    let mut items: Vec<(Ordinal, u32)> = Vec::with_capacity(hits.len() as usize);
+    for (i, ord) in hits.iter().enumerate() {
+        values.extend(order.iter().map(|k| sort_value(table, ord, &k.target)));
+        items.push((ord, i as u32));
+    }
+    let compare = |a: &(Ordinal, u32), b: &(Ordinal, u32)| {
+        let (va, vb) = (a.1 as usize * stride, b.1 as usize * stride);
+        let mut ord = Ordering::Equal;
+        for (i, key) in order.iter().enumerate() {
+            if ord != Ordering::Equal {
+                break;
+            }
+            ord = compare_sort_values(values[va + i], values[vb + i], key.ascending);
+        }
+        let (ra, rb) = (table.row(a.0), table.row(b.0));
+        if by_start {
+            ord = ord.then(rb.start_time.cmp(&ra.start_time));
+        }
+        ord.then_with(|| ra.run_id.cmp(&rb.run_id))
+    };
+    if limit < items.len() {
+        items.select_nth_unstable_by(limit, compare);
+        items.truncate(limit);
+    }
+    items.sort_unstable_by(compare);
+    items.into_iter().map(|(ord, _)| ord).collect()
+}
+
+/// The value run `ord` sorts by for `target` (run_name from the run's
+/// name, not its tag, as MLflow's SQL store does).
+fn sort_value<'a>(table: &'a RunTable, ord: Ordinal, target: &Target) -> SortValue<'a> {
+    let text = |s: Option<&'a str>| s.map_or(SortValue::Missing, SortValue::Text);
+    match target {
+        Target::Metric(key) => match table.metric_index(key).and_then(|m| m.get(ord)) {
+            Some(v) if v.is_nan() => SortValue::NaN,
+            Some(v) => SortValue::Real(super::naive::sql_metric_value(v)),
+            None => SortValue::Missing,
+        },
+        Target::Param(key) => text(table.param(ord, key)),
+        Target::Tag(key) => text(table.tag(ord, key)),
+        Target::Attribute(a) => {
+            let row = table.row(ord);
+            match a {
+                Attribute::RunId => SortValue::Text(&row.run_id),
+                Attribute::RunName => SortValue::Text(&row.run_name),
+                Attribute::Status => SortValue::Text(row.status.as_str()),
+                Attribute::UserId => SortValue::Text(&row.user_id),
+                Attribute::ArtifactUri => SortValue::Text(&row.artifact_uri),
+                Attribute::StartTime => SortValue::Int(row.start_time),
+                Attribute::EndTime => row.end_time.map_or(SortValue::Missing, SortValue::Int),
+            }
+        }
+        Target::Dataset(_) => SortValue::Missing,
+    }
+}
