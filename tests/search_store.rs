@@ -60,7 +60,11 @@ fn every_mlflow_case_passes_through_the_store() {
 fn field_report_b35_paging_through_everything_returns_each_run_once() {
     let dir = tempfile::tempdir().unwrap();
     let runs: Vec<RunRecord> = (0..2_500).map(|i| random_run(i, i as u64 * 7919)).collect();
-    let store = store_with(&dir.path().join("s"), &[experiment("1"), experiment("2")], &runs);
+    let store = store_with(
+        &dir.path().join("s"),
+        &[experiment("1"), experiment("2")],
+        &runs,
+    );
     let mut seen = Vec::new();
     let mut token = None;
     let mut pages = 0;
