@@ -18,6 +18,7 @@ pub mod series;
 pub mod store;
 
 pub mod import;
+pub mod workload;
 
 pub mod cli;
 
