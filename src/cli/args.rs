@@ -154,6 +154,51 @@ pub enum Command {
         out: PathBuf,
     },
 
+    /// Write a deterministic benchmark workload as JSON Lines.
+    Generate {
+        /// Runs to generate.
+        #[arg(long, default_value_t = 10_000)]
+        runs: u64,
+        /// Seed of the generator: the same seed gives the same bytes.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[arg(long, default_value_t = 10)]
+        experiments: u32,
+        #[arg(long, default_value_t = 20)]
+        params: u32,
+        #[arg(long, default_value_t = 10)]
+        tags: u32,
+        #[arg(long, default_value_t = 5)]
+        metrics: u32,
+        /// Points per metric per run.
+        #[arg(long, default_value_t = 20)]
+        steps: u32,
+        /// File to write; standard output when absent.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+
+    /// Generate (or reuse) a workload, ingest it, run the standard queries,
+    /// verify every answer against a naive scan, and report the figures.
+    Bench {
+        #[arg(long, default_value_t = 10_000)]
+        runs: u64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Points per metric per run.
+        #[arg(long, default_value_t = 20)]
+        steps: u32,
+        /// Timed executions of each query.
+        #[arg(long, default_value_t = 20)]
+        repeats: u32,
+        /// Folder for the workload, the expected answers and the store.
+        #[arg(long, default_value = "bench-data")]
+        dir: PathBuf,
+        /// Generate the workload anew even if the folder has one.
+        #[arg(long)]
+        fresh: bool,
+    },
+
     /// Import the shipped example store into a fresh store and tour it.
     Quickstart {
         /// MLflow file store to import instead of the shipped fixture.

@@ -18,6 +18,7 @@ macro_rules! sayln {
 
 mod admin;
 pub mod args;
+mod bench;
 pub mod json;
 mod plot;
 mod quickstart;
@@ -91,6 +92,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     };
     match cli.command {
         Command::Quickstart { fixture } => quickstart::run(&ctx, fixture),
+        Command::Generate { .. } | Command::Bench { .. } => bench::run(&ctx, cli.command),
         Command::Import { .. } | Command::Export { .. } | Command::Experiments { .. } => {
             admin::run(&ctx, cli.command)
         }

@@ -6,6 +6,7 @@
 //! skip or refuse an existing one, resolve experiment names) can be tested
 //! against a small in-memory target.
 
+use std::collections::HashSet;
 use std::io::{BufReader, Write};
 use std::path::Path;
 
@@ -34,6 +35,10 @@ pub trait ImportTarget {
     fn has_run(&self, run_id: &str) -> Result<bool>;
     /// Writes a whole run, all or nothing.
     fn import_run(&self, run: &RunRecord) -> Result<()>;
+    /// Writes whole runs in one commit, all or nothing.
+    fn import_runs(&self, runs: &[RunRecord]) -> Result<()> {
+        runs.iter().try_for_each(|run| self.import_run(run))
+    }
     /// Stores one artifact file of a run.
     fn log_artifact(&self, run_id: &str, path: &str, bytes: &[u8]) -> Result<()>;
 }
@@ -72,6 +77,10 @@ impl ImportTarget for Store {
         Store::import_run(self, run)
     }
 
+    fn import_runs(&self, runs: &[RunRecord]) -> Result<()> {
+        Store::import_runs(self, runs)
+    }
+
     fn log_artifact(&self, run_id: &str, path: &str, bytes: &[u8]) -> Result<()> {
         Store::log_artifact(self, run_id, path, bytes)
     }
@@ -107,12 +116,18 @@ pub fn import_into(
         progress,
         summary: ImportSummary::default(),
         seen: 0,
+        pending: Vec::new(),
+        pending_ids: HashSet::new(),
+        pending_points: 0,
     };
-    match kind {
-        SourceKind::MlflowDir => job.import_dir(source)?,
-        SourceKind::MlflowSqlite => job.import_sqlite(source)?,
-        SourceKind::JsonLines => job.import_jsonl(source)?,
-    }
+    let outcome = match kind {
+        SourceKind::MlflowDir => job.import_dir(source),
+        SourceKind::MlflowSqlite => job.import_sqlite(source),
+        SourceKind::JsonLines => job.import_jsonl(source),
+    };
+    // What was read before a failure is kept, as if written one by one.
+    job.flush()?;
+    outcome?;
     Ok(job.summary)
 }
 
@@ -138,7 +153,15 @@ struct Job<'a> {
     progress: &'a dyn Fn(u64),
     summary: ImportSummary,
     seen: u64,
+    /// Runs read but not yet written: they go to the store in one commit.
+    pending: Vec<SourceRun>,
+    pending_ids: HashSet<String>,
+    pending_points: u64,
 }
+
+/// A commit holds at most this many runs, or about this many points.
+const BATCH_RUNS: usize = 500;
+const BATCH_POINTS: u64 = 500_000;
 
 impl Job<'_> {
     fn import_dir(&mut self, root: &Path) -> Result<()> {
@@ -220,6 +243,7 @@ impl Job<'_> {
     /// name takes the source's metadata (times, location, tags): that is how
     /// the store's own `Default` experiment becomes the source's.
     fn experiment(&mut self, experiment: &Experiment) -> Result<()> {
+        self.flush()?;
         match self.target.get_experiment(&experiment.experiment_id) {
             Ok(existing) if existing == *experiment => Ok(()),
             Ok(existing) if existing.name == experiment.name => {
@@ -248,7 +272,7 @@ impl Job<'_> {
         };
 
         let run_id = &run.record.info.run_id;
-        if self.target.has_run(run_id)? {
+        if self.pending_ids.contains(run_id) || self.target.has_run(run_id)? {
             if !self.opts.skip_existing {
                 let msg = format!("run {run_id} already exists in the store");
                 return Err(Error::ResourceAlreadyExists(msg));
@@ -259,21 +283,48 @@ impl Job<'_> {
             return Ok(());
         }
 
-        self.target.import_run(&run.record)?;
-        self.summary.runs += 1;
-        self.summary.points += run
-            .record
-            .metrics
-            .values()
-            .map(|p| p.len() as u64)
-            .sum::<u64>();
-        if self.opts.copy_artifacts {
-            for artifact in &run.artifacts {
-                let bytes =
-                    std::fs::read(&artifact.source).map_err(|e| Error::io(&artifact.source, e))?;
-                self.target.log_artifact(run_id, &artifact.path, &bytes)?;
-                self.summary.artifacts += 1;
+        let points: u64 = run.record.metrics.values().map(|p| p.len() as u64).sum();
+        self.pending_ids.insert(run_id.clone());
+        self.pending_points += points;
+        self.pending.push(run);
+        if self.pending.len() >= BATCH_RUNS || self.pending_points >= BATCH_POINTS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the pending runs in one commit, then their artifacts.
+    fn flush(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let runs = std::mem::take(&mut self.pending);
+        self.pending_ids.clear();
+        self.pending_points = 0;
+        let records: Vec<RunRecord> = runs.iter().map(|r| r.record.clone()).collect();
+        self.target.import_runs(&records)?;
+        for run in &runs {
+            self.summary.runs += 1;
+            self.summary.points += run
+                .record
+                .metrics
+                .values()
+                .map(|p| p.len() as u64)
+                .sum::<u64>();
+            if self.opts.copy_artifacts {
+                self.copy_artifacts(run)?;
             }
+        }
+        Ok(())
+    }
+
+    fn copy_artifacts(&mut self, run: &SourceRun) -> Result<()> {
+        for artifact in &run.artifacts {
+            let bytes =
+                std::fs::read(&artifact.source).map_err(|e| Error::io(&artifact.source, e))?;
+            self.target
+                .log_artifact(&run.record.info.run_id, &artifact.path, &bytes)?;
+            self.summary.artifacts += 1;
         }
         Ok(())
     }
