@@ -2,8 +2,9 @@
 //! the key, and a roaring posting list per value.
 //!
 //! A key whose values are mostly distinct (a seed, a free-text note) would
-//! cost a bitmap per run; past a cardinality threshold the postings are
-//! dropped and equality is answered by scanning the runs that have the key.
+//! cost a bitmap per run; past a cardinality threshold the postings give way
+//! to a value-id column by run ordinal: equality and LIKE then match the
+//! distinct values once and scan the column, four bytes per run.
 
 use std::collections::HashMap;
 
@@ -24,7 +25,13 @@ pub struct StringIndex {
     present: RoaringBitmap,
     /// `None` once the key turned out to be high-cardinality.
     postings: Option<HashMap<u32, RoaringBitmap>>,
+    /// Value id by run ordinal (`NO_VALUE` where absent), kept instead of
+    /// the postings for high-cardinality keys.
+    column: Vec<u32>,
 }
+
+/// Column entry of a run without the key.
+const NO_VALUE: u32 = u32::MAX;
 
 impl StringIndex {
     /// A fresh index that keeps postings.
@@ -43,26 +50,77 @@ impl StringIndex {
         }
         let id = self.values.intern(value);
         self.present.insert(ord);
-        if let Some(postings) = &mut self.postings {
-            postings.entry(id).or_default().insert(ord);
-        }
+        match &mut self.postings {
+            Some(postings) => postings.entry(id).or_default().insert(ord),
+            None => self.set_column(ord, id),
+        };
         self.drop_postings_if_high_cardinality();
         id
+    }
+
+    fn set_column(&mut self, ord: Ordinal, id: u32) -> bool {
+        let i = ord as usize;
+        if self.column.len() <= i {
+            self.column.resize(i + 1, NO_VALUE);
+        }
+        self.column[i] = id;
+        true
     }
 
     /// Records that run `ord` no longer has value id `value`.
     pub fn remove(&mut self, ord: Ordinal, value: u32) {
         self.present.remove(ord);
-        if let Some(bitmap) = self.postings.as_mut().and_then(|p| p.get_mut(&value)) {
-            bitmap.remove(ord);
+        match &mut self.postings {
+            Some(postings) => {
+                if let Some(bitmap) = postings.get_mut(&value) {
+                    bitmap.remove(ord);
+                }
+            }
+            None => {
+                if let Some(slot) = self.column.get_mut(ord as usize) {
+                    *slot = NO_VALUE;
+                }
+            }
         }
     }
 
+    /// Turns the postings into the column once values are mostly distinct.
     fn drop_postings_if_high_cardinality(&mut self) {
         let distinct = self.values.len();
         let limit = (self.present.len() / HIGH_CARDINALITY_RATIO) as usize;
-        if distinct > MIN_POSTING_VALUES && distinct > limit {
-            self.postings = None;
+        if distinct <= MIN_POSTING_VALUES || distinct <= limit {
+            return;
+        }
+        let Some(postings) = self.postings.take() else {
+            return;
+        };
+        for (id, bitmap) in postings {
+            for ord in bitmap {
+                self.set_column(ord, id);
+            }
+        }
+    }
+
+    /// Runs among `within` whose value id satisfies `keep` (a scan of the
+    /// column, or a union of postings).
+    pub fn select_ids(&self, within: &RoaringBitmap, keep: impl Fn(u32) -> bool) -> RoaringBitmap {
+        match &self.postings {
+            Some(postings) => {
+                let mut out = RoaringBitmap::new();
+                for (&id, bitmap) in postings {
+                    if keep(id) {
+                        out |= bitmap;
+                    }
+                }
+                out & within
+            }
+            None => {
+                let hits = (within & &self.present).into_iter().filter(|&ord| {
+                    let id = self.column.get(ord as usize).copied().unwrap_or(NO_VALUE);
+                    id != NO_VALUE && keep(id)
+                });
+                RoaringBitmap::from_sorted_iter(hits).unwrap_or_default()
+            }
         }
     }
 
@@ -101,7 +159,7 @@ impl StringIndex {
             .flat_map(|p| p.values())
             .map(|b| b.serialized_size() + 40)
             .sum();
-        values + postings + self.present.serialized_size()
+        values + postings + self.column.capacity() * 4 + self.present.serialized_size()
     }
 }
 
@@ -133,13 +191,24 @@ mod tests {
     }
 
     #[test]
-    fn unique_values_drop_postings() {
+    fn unique_values_move_to_the_column_and_still_answer() {
         let mut idx = StringIndex::new();
         for ord in 0..20_000u32 {
-            idx.insert(ord, &format!("note {ord}"), None);
+            idx.insert(ord, &format!("note {}", ord % 10_000), None);
         }
         assert!(!idx.has_postings());
         assert_eq!(idx.present().len(), 20_000);
-        assert_eq!(idx.value_id("note 7"), Some(7));
+        let seven = idx.value_id("note 7").unwrap();
+        let all: RoaringBitmap = (0..20_000).collect();
+        let hits = idx.select_ids(&all, |id| id == seven);
+        assert_eq!(hits.iter().collect::<Vec<_>>(), vec![7, 10_007]);
+
+        // Changes after the switch keep the column exact.
+        idx.insert(20_000, "note 7", None);
+        idx.remove(7, seven);
+        let hits = idx.select_ids(&all, |id| id == seven);
+        assert_eq!(hits.iter().collect::<Vec<_>>(), vec![10_007]);
+        let everywhere: RoaringBitmap = (0..=20_000).collect();
+        assert_eq!(idx.select_ids(&everywhere, |id| id == seven).len(), 2);
     }
 }

@@ -5,8 +5,6 @@
 //! reference evaluator (`naive.rs`), so the two cannot disagree on meaning.
 
 use std::cmp::Ordering;
-use std::collections::HashSet;
-
 use roaring::RoaringBitmap;
 
 use super::filter::{Attribute, Clause, Comparator, DatasetField, Target, Value, parse_filter};
@@ -130,8 +128,9 @@ fn scan(within: &RoaringBitmap, keep: impl Fn(Ordinal) -> bool) -> RoaringBitmap
     RoaringBitmap::from_sorted_iter(within.iter().filter(|&ord| keep(ord))).unwrap_or_default()
 }
 
-/// A param or tag clause: postings for equality and LIKE where the key
-/// keeps them, a scan of the runs having the key otherwise.
+/// A param or tag clause. Equality and LIKE are decided once per distinct
+/// value of the key, then answered from its postings or value column; the
+/// other comparators scan the runs having the key.
 fn select_string<'t>(
     index: Option<&StringIndex>,
     clause: &Clause,
@@ -145,37 +144,28 @@ fn select_string<'t>(
             RoaringBitmap::new()
         };
     };
-    let having = within & index.present();
     match (clause.op, &clause.value) {
         (Comparator::IsNull, _) => within - index.present(),
-        (Comparator::IsNotNull, _) => having,
-        (Comparator::Eq, Value::Text(v)) if index.has_postings() => {
-            let ids = index.value_id(v).into_iter().collect();
-            union_postings(index, &ids) & &having
-        }
-        (Comparator::Like | Comparator::ILike, _) if index.has_postings() => {
-            let ids: HashSet<u32> = index
+        (Comparator::IsNotNull, _) => within & index.present(),
+        (Comparator::Eq, Value::Text(v)) => match index.value_id(v) {
+            Some(wanted) => index.select_ids(within, |id| id == wanted),
+            None => RoaringBitmap::new(),
+        },
+        (Comparator::Like | Comparator::ILike, _) => {
+            let matching: Vec<bool> = index
                 .values()
                 .iter()
-                .filter(|(_, s)| compare_str(clause.op, s, &clause.value))
-                .map(|(id, _)| id)
+                .map(|(_, s)| compare_str(clause.op, s, &clause.value))
                 .collect();
-            union_postings(index, &ids) & &having
+            index.select_ids(within, |id| matching.get(id as usize).copied().unwrap_or(false))
         }
-        _ => scan(&having, |ord| {
-            value_of(ord).is_some_and(|s| compare_str(clause.op, s, &clause.value))
-        }),
-    }
-}
-
-fn union_postings(index: &StringIndex, ids: &HashSet<u32>) -> RoaringBitmap {
-    let mut out = RoaringBitmap::new();
-    for &id in ids {
-        if let Some(bitmap) = index.postings(id) {
-            out |= bitmap;
+        _ => {
+            let having = within & index.present();
+            scan(&having, |ord| {
+                value_of(ord).is_some_and(|s| compare_str(clause.op, s, &clause.value))
+            })
         }
     }
-    out
 }
 
 fn select_attribute(
