@@ -203,7 +203,7 @@ impl SeriesFile {
         let dir_len = series * ENTRY_LEN;
         if dir_offset.checked_add(dir_len as u64) != Some(footer_at as u64)
             || dir_offset < HEADER_LEN as u64
-            || dir_offset % 8 != 0
+            || !dir_offset.is_multiple_of(8)
         {
             return Err(corrupt(footer_at, "directory offset does not fit the file"));
         }
