@@ -176,27 +176,34 @@ fn decode_packed(
     let value_width = if flags & VALUES_F32 != 0 { 4 } else { 8 };
 
     let mut at = 1;
-    let steps = decode_ints(block, &mut at, count)?;
-    let timestamps = decode_ints(block, &mut at, count)?;
+    let steps = IntColumn::parse(block, &mut at, count)?;
+    let timestamps = IntColumn::parse(block, &mut at, count)?;
     let values = &block[at..];
     if Some(values.len()) != count.checked_mul(value_width) {
         return fail(at, "value streams do not match the point count");
     }
 
+    // One sequential pass per column: values first, then the integers
+    // written into the points in place.
     out.reserve(count);
-    for i in 0..count {
-        let value = if value_width == 4 {
-            let bits = u32::from_le_bytes(gather(values, count, i));
-            f64_from_f32_bits(bits)
-        } else {
-            f64::from_bits(u64::from_le_bytes(gather(values, count, i)))
-        };
-        out.push(MetricPoint {
-            step: steps[i],
-            timestamp: timestamps[i],
-            value,
-        });
+    let point = |value| MetricPoint {
+        step: 0,
+        timestamp: 0,
+        value,
+    };
+    if value_width == 4 {
+        let streams = split::<4>(values, count);
+        out.extend(
+            (0..count).map(|i| point(f64_from_f32_bits(u32::from_le_bytes(gather(&streams, i))))),
+        );
+    } else {
+        let streams = split::<8>(values, count);
+        out.extend(
+            (0..count).map(|i| point(f64::from_bits(u64::from_le_bytes(gather(&streams, i))))),
+        );
     }
+    steps.fill(out.iter_mut().map(|p| &mut p.step));
+    timestamps.fill(out.iter_mut().map(|p| &mut p.timestamp));
     Ok(())
 }
 
@@ -254,37 +261,60 @@ fn encode_ints(values: impl Iterator<Item = i64> + Clone, n: usize, out: &mut Ve
     debug_assert_eq!(offsets.len(), n.saturating_sub(1));
 }
 
-fn decode_ints(block: &[u8], at: &mut usize, n: usize) -> Result<Vec<i64>, DecodeError> {
-    if n == 0 {
-        return Ok(Vec::new());
-    }
-    let Some(header) = block.get(*at..*at + COLUMN_HEADER) else {
-        return fail(*at, "integer column header past the block end");
-    };
-    let base = le_u64(&header[..8]) as i64;
-    let reference = le_u64(&header[8..16]) as i64;
-    let width = header[16] as usize;
-    if width > 64 {
-        return fail(*at + 16, "integer column width over 64 bits");
-    }
-    *at += COLUMN_HEADER;
+/// A parsed integer column of a packed block.
+struct IntColumn<'a> {
+    base: i64,
+    reference: i64,
+    width: usize,
+    packed: &'a [u8],
+}
 
-    let bytes = ((n as u128 - 1) * width as u128).div_ceil(8);
-    let end = *at as u128 + bytes;
-    if end > block.len() as u128 {
-        return fail(*at, "packed integers past the block end");
-    }
-    let packed = &block[*at..end as usize];
-    *at = end as usize;
+impl<'a> IntColumn<'a> {
+    /// Parses the column of `n` integers at `*at` and moves `*at` past it.
+    fn parse(block: &'a [u8], at: &mut usize, n: usize) -> Result<IntColumn<'a>, DecodeError> {
+        if n == 0 {
+            return Ok(IntColumn {
+                base: 0,
+                reference: 0,
+                width: 0,
+                packed: &[],
+            });
+        }
+        let Some(header) = block.get(*at..*at + COLUMN_HEADER) else {
+            return fail(*at, "integer column header past the block end");
+        };
+        let width = header[16] as usize;
+        if width > 64 {
+            return fail(*at + 16, "integer column width over 64 bits");
+        }
+        *at += COLUMN_HEADER;
 
-    let mut values = Vec::with_capacity(n);
-    let mut current = base;
-    values.push(current);
-    for i in 0..n - 1 {
-        current = current.wrapping_add(reference.wrapping_add(unpack_bit(packed, i, width) as i64));
-        values.push(current);
+        let bytes = ((n as u128 - 1) * width as u128).div_ceil(8);
+        let end = *at as u128 + bytes;
+        if end > block.len() as u128 {
+            return fail(*at, "packed integers past the block end");
+        }
+        let packed = &block[*at..end as usize];
+        *at = end as usize;
+        Ok(IntColumn {
+            base: le_u64(&header[..8]) as i64,
+            reference: le_u64(&header[8..16]) as i64,
+            width,
+            packed,
+        })
     }
-    Ok(values)
+
+    /// Writes the column's values, in order, into `slots`.
+    fn fill<'s>(&self, slots: impl Iterator<Item = &'s mut i64>) {
+        let mut current = self.base;
+        for (i, slot) in slots.enumerate() {
+            if i > 0 {
+                let delta = unpack(self.packed, i - 1, self.width) as i64;
+                current = current.wrapping_add(self.reference.wrapping_add(delta));
+            }
+            *slot = current;
+        }
+    }
 }
 
 /// Writes each value's low `width` bits, least significant bit first.
@@ -309,22 +339,25 @@ fn pack_bits(values: &[u64], width: u32, out: &mut Vec<u8>) {
 }
 
 /// The `index`-th value of `width` bits; `packed` holds at least its bits.
-fn unpack_bit(packed: &[u8], index: usize, width: usize) -> u64 {
+fn unpack(packed: &[u8], index: usize, width: usize) -> u64 {
     if width == 0 {
         return 0;
     }
     let bit = index * width;
     let (byte, shift) = (bit / 8, bit % 8);
+    let mask = u64::MAX >> (64 - width);
+
+    // Fast path: one unaligned 8-byte load holds all the bits.
+    if shift + width <= 64
+        && let Some(word) = packed.get(byte..byte + 8)
+    {
+        return (le_u64(word) >> shift) & mask;
+    }
+
     let mut window = [0u8; 16];
     let available = packed.len().saturating_sub(byte).min(16);
     window[..available].copy_from_slice(&packed[byte..byte + available]);
-    let word = u128::from_le_bytes(window) >> shift;
-    let mask = if width == 64 {
-        u64::MAX
-    } else {
-        (1u64 << width) - 1
-    };
-    word as u64 & mask
+    (u128::from_le_bytes(window) >> shift) as u64 & mask
 }
 
 /// Writes byte `k` of every value, for k = 0, 1, ...: stream after stream.
@@ -335,9 +368,14 @@ fn split_streams<const W: usize>(values: &[[u8; W]], out: &mut Vec<u8>) {
     }
 }
 
-/// Value `i` of `count` back from its byte streams.
-fn gather<const W: usize>(streams: &[u8], count: usize, i: usize) -> [u8; W] {
-    std::array::from_fn(|k| streams[k * count + i])
+/// The `W` byte streams of `count` values each.
+fn split<const W: usize>(streams: &[u8], count: usize) -> [&[u8]; W] {
+    std::array::from_fn(|k| &streams[k * count..(k + 1) * count])
+}
+
+/// Value `i` back from its byte streams.
+fn gather<const W: usize>(streams: &[&[u8]; W], i: usize) -> [u8; W] {
+    std::array::from_fn(|k| streams[k][i])
 }
 
 /// The `f32` bits that widen back to exactly `value`, NaN payload included,
