@@ -183,28 +183,45 @@ fn decode_packed(
         return fail(at, "value streams do not match the point count");
     }
 
-    // One sequential pass per column: values first, then the integers
-    // written into the points in place.
     out.reserve(count);
-    let point = |value| MetricPoint {
-        step: 0,
-        timestamp: 0,
-        value,
-    };
+    let (mut steps, mut timestamps) = (steps, timestamps);
     if value_width == 4 {
         let streams = split::<4>(values, count);
-        out.extend(
-            (0..count).map(|i| point(f64_from_f32_bits(u32::from_le_bytes(gather(&streams, i))))),
-        );
+        decode_chunks(&streams, &mut steps, &mut timestamps, out, |b| {
+            f64_from_f32_bits(b as u32)
+        });
     } else {
         let streams = split::<8>(values, count);
-        out.extend(
-            (0..count).map(|i| point(f64::from_bits(u64::from_le_bytes(gather(&streams, i))))),
-        );
+        decode_chunks(&streams, &mut steps, &mut timestamps, out, f64::from_bits);
     }
-    steps.fill(out.iter_mut().map(|p| &mut p.step));
-    timestamps.fill(out.iter_mut().map(|p| &mut p.timestamp));
     Ok(())
+}
+
+/// Points decoded in chunks small enough to stay in L1 cache, so that the
+/// output is written once, front to back.
+fn decode_chunks<const W: usize>(
+    streams: &[&[u8]; W],
+    steps: &mut IntColumn<'_>,
+    timestamps: &mut IntColumn<'_>,
+    out: &mut Vec<MetricPoint>,
+    widen: impl Fn(u64) -> f64,
+) {
+    const CHUNK: usize = 128;
+    let count = streams.first().map_or(0, |s| s.len());
+    let mut values = [0u64; CHUNK];
+    let mut step = [0i64; CHUNK];
+    let mut timestamp = [0i64; CHUNK];
+    for start in (0..count).step_by(CHUNK) {
+        let len = (count - start).min(CHUNK);
+        unsplit(streams, start, &mut values[..len]);
+        steps.fill(&mut step[..len]);
+        timestamps.fill(&mut timestamp[..len]);
+        out.extend((0..len).map(|j| MetricPoint {
+            step: step[j],
+            timestamp: timestamp[j],
+            value: widen(values[j]),
+        }));
+    }
 }
 
 /// Unpacks an lz4 block whose declared size is bounded both by what lz4 can
@@ -261,12 +278,15 @@ fn encode_ints(values: impl Iterator<Item = i64> + Clone, n: usize, out: &mut Ve
     debug_assert_eq!(offsets.len(), n.saturating_sub(1));
 }
 
-/// A parsed integer column of a packed block.
+/// A parsed integer column of a packed block, decoded front to back.
 struct IntColumn<'a> {
-    base: i64,
     reference: i64,
     width: usize,
     packed: &'a [u8],
+    /// Index of the next value to decode.
+    next: usize,
+    /// The last value decoded (the base before the first).
+    current: i64,
 }
 
 impl<'a> IntColumn<'a> {
@@ -274,10 +294,11 @@ impl<'a> IntColumn<'a> {
     fn parse(block: &'a [u8], at: &mut usize, n: usize) -> Result<IntColumn<'a>, DecodeError> {
         if n == 0 {
             return Ok(IntColumn {
-                base: 0,
                 reference: 0,
                 width: 0,
                 packed: &[],
+                next: 0,
+                current: 0,
             });
         }
         let Some(header) = block.get(*at..*at + COLUMN_HEADER) else {
@@ -297,22 +318,25 @@ impl<'a> IntColumn<'a> {
         let packed = &block[*at..end as usize];
         *at = end as usize;
         Ok(IntColumn {
-            base: le_u64(&header[..8]) as i64,
             reference: le_u64(&header[8..16]) as i64,
             width,
             packed,
+            next: 0,
+            current: le_u64(&header[..8]) as i64,
         })
     }
 
-    /// Writes the column's values, in order, into `slots`.
-    fn fill<'s>(&self, slots: impl Iterator<Item = &'s mut i64>) {
-        let mut current = self.base;
-        for (i, slot) in slots.enumerate() {
-            if i > 0 {
-                let delta = unpack(self.packed, i - 1, self.width) as i64;
-                current = current.wrapping_add(self.reference.wrapping_add(delta));
+    /// Writes the column's next `chunk.len()` values into `chunk`.
+    fn fill(&mut self, chunk: &mut [i64]) {
+        for slot in chunk {
+            if self.next > 0 {
+                let delta = unpack(self.packed, self.next - 1, self.width) as i64;
+                self.current = self
+                    .current
+                    .wrapping_add(self.reference.wrapping_add(delta));
             }
-            *slot = current;
+            *slot = self.current;
+            self.next += 1;
         }
     }
 }
@@ -373,9 +397,15 @@ fn split<const W: usize>(streams: &[u8], count: usize) -> [&[u8]; W] {
     std::array::from_fn(|k| &streams[k * count..(k + 1) * count])
 }
 
-/// Value `i` back from its byte streams.
-fn gather<const W: usize>(streams: &[&[u8]; W], i: usize) -> [u8; W] {
-    std::array::from_fn(|k| streams[k][i])
+/// Values `start ..` back from their byte streams into `words`, with loops
+/// plain enough to vectorise.
+fn unsplit<const W: usize>(streams: &[&[u8]; W], start: usize, words: &mut [u64]) {
+    words.fill(0);
+    for (k, stream) in streams.iter().enumerate() {
+        for (word, &byte) in words.iter_mut().zip(&stream[start..]) {
+            *word |= u64::from(byte) << (8 * k);
+        }
+    }
 }
 
 /// The `f32` bits that widen back to exactly `value`, NaN payload included,

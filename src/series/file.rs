@@ -270,7 +270,7 @@ impl SeriesFile {
                 .at(i)
                 .ok_or_else(|| self.corrupt(self.slot_offset(i), "bad entry"))?;
             let start = series.entry.offset as usize;
-            if bytes[expected_at..start].iter().any(|&b| b != 0) {
+            if !all_zero(bytes.get(expected_at..start)) {
                 return Err(self.corrupt(expected_at, "padding between blocks is not zero"));
             }
 
@@ -280,7 +280,7 @@ impl SeriesFile {
             }
             expected_at = start + series.entry.len as usize;
         }
-        if bytes[expected_at..self.dir_offset].iter().any(|&b| b != 0) {
+        if !all_zero(bytes.get(expected_at..self.dir_offset)) {
             return Err(self.corrupt(expected_at, "padding before directory is not zero"));
         }
         Ok(())
@@ -446,8 +446,9 @@ impl<'a> SeriesRef<'a> {
     }
 
     /// The columns borrowed from the file when the block is raw, `None`
-    /// when it is compressed (use [`SeriesRef::read_into`]). The block's CRC
-    /// is checked on the first call per open file.
+    /// when it is compressed (use [`SeriesRef::read_into`]) or on a
+    /// big-endian machine. The block's CRC is checked on the first call per
+    /// open file; later calls cost a directory lookup and nothing more.
     pub fn columns(&self) -> Result<Option<Columns<'a>>> {
         if self.entry.encoding != Encoding::Raw || cfg!(target_endian = "big") {
             return Ok(None);
@@ -519,6 +520,11 @@ fn words_as_f64(words: &[u64]) -> &[f64] {
     // SAFETY: `u64` and `f64` have the same size and alignment, and every
     // bit pattern is a valid `f64`, so the middle part is the whole slice.
     unsafe { words.align_to::<f64>() }.1
+}
+
+/// Whether `bytes` exist and are all zero.
+fn all_zero(bytes: Option<&[u8]>) -> bool {
+    bytes.is_some_and(|b| b.iter().all(|&byte| byte == 0))
 }
 
 fn put(out: &mut [u8], at: usize, bytes: &[u8]) {
