@@ -287,3 +287,19 @@ fn damaged_block_on_disk_fails_its_reads_only() {
         other => panic!("expected corruption, got {other:?}"),
     }
 }
+
+#[test]
+fn open_files_can_be_shared_between_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<SeriesFile>();
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.series");
+    let written = write_random(&path, 3, 50, 100);
+    let file = SeriesFile::open(&path).unwrap();
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| assert_reads_back(&file, &written));
+        }
+    });
+}
