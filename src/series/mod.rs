@@ -4,11 +4,19 @@
 //! with the series work; until then the whole history lives here and is
 //! written to the checkpoint.
 
+mod codec;
+mod file;
 mod sample;
+mod summary;
+mod writer;
 
 use std::collections::HashMap;
 
+pub use codec::Encoding;
+pub use file::{Columns, SeriesFile, SeriesRef, fuzz_series_file};
 pub use sample::downsample;
+pub use summary::SeriesSummary;
+pub use writer::{FileStats, RAW_UP_TO, SeriesFileWriter};
 
 use crate::model::MetricPoint;
 

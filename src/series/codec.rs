@@ -1,0 +1,625 @@
+//! The block codec of sealed series files: one series in, one byte block out.
+//!
+//! Three encodings, chosen per block:
+//!
+//! - `Raw`: steps, timestamps and values as three little-endian 8-byte
+//!   arrays. Biggest, but a reader can borrow it straight from the map.
+//! - `Packed`: steps and timestamps as deltas with a frame of reference,
+//!   bit-packed at the narrowest width that holds them; values as `f32`
+//!   when every value is exactly an `f32` (the usual case: frameworks log
+//!   float32 tensors), else as `f64`, split into byte streams so that the
+//!   nearly constant sign/exponent bytes sit next to each other.
+//! - `PackedLz4`: `Packed` compressed with lz4 when that is smaller; the
+//!   byte streams above are what gives lz4 something to find.
+//!
+//! Arithmetic is wrapping everywhere, so any `i64` history (negative,
+//! repeated, or jumping across the whole range) round-trips exactly, and
+//! values are handled as bits, so NaN payloads survive.
+
+use crate::model::MetricPoint;
+
+/// How one block is laid out. The discriminant is the byte stored in the
+/// file's directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Encoding {
+    Raw = 0,
+    Packed = 1,
+    PackedLz4 = 2,
+}
+
+impl Encoding {
+    /// Every encoding, for tests and for callers that want to force one.
+    pub const ALL: [Encoding; 3] = [Encoding::Raw, Encoding::Packed, Encoding::PackedLz4];
+
+    /// The encoding stored as `byte`, if any.
+    pub fn from_byte(byte: u8) -> Option<Encoding> {
+        match byte {
+            0 => Some(Encoding::Raw),
+            1 => Some(Encoding::Packed),
+            2 => Some(Encoding::PackedLz4),
+            _ => None,
+        }
+    }
+}
+
+/// Why a block failed to decode, and where inside the block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    pub offset: usize,
+    pub reason: &'static str,
+}
+
+fn fail<T>(offset: usize, reason: &'static str) -> Result<T, DecodeError> {
+    Err(DecodeError { offset, reason })
+}
+
+/// Bytes of a raw block of `count` points.
+pub fn raw_len(count: usize) -> Option<usize> {
+    count.checked_mul(24)
+}
+
+/// Appends `points` to `out` in `encoding`.
+pub fn encode(points: &[MetricPoint], encoding: Encoding, out: &mut Vec<u8>) {
+    match encoding {
+        Encoding::Raw => encode_raw(points, out),
+        Encoding::Packed => encode_packed(points, out),
+        Encoding::PackedLz4 => {
+            let mut packed = Vec::new();
+            encode_packed(points, &mut packed);
+            out.extend_from_slice(&lz4_flex::block::compress_prepend_size(&packed));
+        }
+    }
+}
+
+/// Appends `points` to `out` in whichever encoding is smallest, and says which.
+pub fn encode_smallest(points: &[MetricPoint], out: &mut Vec<u8>) -> Encoding {
+    let mut packed = Vec::new();
+    encode_packed(points, &mut packed);
+    let compressed = lz4_flex::block::compress_prepend_size(&packed);
+    let raw = points.len() * 24;
+
+    if raw <= packed.len().min(compressed.len()) {
+        encode_raw(points, out);
+        Encoding::Raw
+    } else if packed.len() <= compressed.len() {
+        out.extend_from_slice(&packed);
+        Encoding::Packed
+    } else {
+        out.extend_from_slice(&compressed);
+        Encoding::PackedLz4
+    }
+}
+
+/// Replaces the contents of `out` with the `count` points of `block`.
+pub fn decode(
+    encoding: Encoding,
+    block: &[u8],
+    count: usize,
+    out: &mut Vec<MetricPoint>,
+) -> Result<(), DecodeError> {
+    out.clear();
+    match encoding {
+        Encoding::Raw => decode_raw(block, count, out),
+        Encoding::Packed => decode_packed(block, count, out),
+        Encoding::PackedLz4 => {
+            let packed = decompress(block, count)?;
+            decode_packed(&packed, count, out)
+        }
+    }
+}
+
+fn encode_raw(points: &[MetricPoint], out: &mut Vec<u8>) {
+    out.reserve(points.len() * 24);
+    out.extend(points.iter().flat_map(|p| p.step.to_le_bytes()));
+    out.extend(points.iter().flat_map(|p| p.timestamp.to_le_bytes()));
+    out.extend(points.iter().flat_map(|p| p.value.to_bits().to_le_bytes()));
+}
+
+fn decode_raw(block: &[u8], count: usize, out: &mut Vec<MetricPoint>) -> Result<(), DecodeError> {
+    if raw_len(count) != Some(block.len()) {
+        return fail(0, "raw block length does not match its point count");
+    }
+    let (steps, rest) = block.split_at(count * 8);
+    let (timestamps, values) = rest.split_at(count * 8);
+
+    out.reserve(count);
+    let word = |column: &[u8], i: usize| le_u64(&column[i * 8..]);
+    for i in 0..count {
+        out.push(MetricPoint {
+            step: word(steps, i) as i64,
+            timestamp: word(timestamps, i) as i64,
+            value: f64::from_bits(word(values, i)),
+        });
+    }
+    Ok(())
+}
+
+/// Flag bit of a packed block: values are stored as 4-byte `f32`s.
+const VALUES_F32: u8 = 1;
+
+/// Bytes of an integer column header: base, reference, width.
+const COLUMN_HEADER: usize = 17;
+
+fn encode_packed(points: &[MetricPoint], out: &mut Vec<u8>) {
+    let narrow: Option<Vec<u32>> = points.iter().map(|p| f32_bits(p.value)).collect();
+    out.push(if narrow.is_some() { VALUES_F32 } else { 0 });
+
+    encode_ints(points.iter().map(|p| p.step), points.len(), out);
+    encode_ints(points.iter().map(|p| p.timestamp), points.len(), out);
+
+    match narrow {
+        Some(bits) => split_streams(
+            &bits.iter().map(|b| b.to_le_bytes()).collect::<Vec<_>>(),
+            out,
+        ),
+        None => {
+            let bytes: Vec<[u8; 8]> = points
+                .iter()
+                .map(|p| p.value.to_bits().to_le_bytes())
+                .collect();
+            split_streams(&bytes, out)
+        }
+    }
+}
+
+fn decode_packed(
+    block: &[u8],
+    count: usize,
+    out: &mut Vec<MetricPoint>,
+) -> Result<(), DecodeError> {
+    let Some((&flags, _)) = block.split_first() else {
+        return fail(0, "packed block is empty");
+    };
+    if flags & !VALUES_F32 != 0 {
+        return fail(0, "unknown flags in packed block");
+    }
+    let value_width = if flags & VALUES_F32 != 0 { 4 } else { 8 };
+
+    let mut at = 1;
+    let steps = IntColumn::parse(block, &mut at, count)?;
+    let timestamps = IntColumn::parse(block, &mut at, count)?;
+    let values = &block[at..];
+    if Some(values.len()) != count.checked_mul(value_width) {
+        return fail(at, "value streams do not match the point count");
+    }
+
+    out.reserve(count);
+    let (mut steps, mut timestamps) = (steps, timestamps);
+    if value_width == 4 {
+        let streams = split::<4>(values, count);
+        decode_chunks(&streams, &mut steps, &mut timestamps, out, |b| {
+            f64_from_f32_bits(b as u32)
+        });
+    } else {
+        let streams = split::<8>(values, count);
+        decode_chunks(&streams, &mut steps, &mut timestamps, out, f64::from_bits);
+    }
+    Ok(())
+}
+
+/// Points decoded in chunks small enough to stay in L1 cache, so that the
+/// output is written once, front to back.
+fn decode_chunks<const W: usize>(
+    streams: &[&[u8]; W],
+    steps: &mut IntColumn<'_>,
+    timestamps: &mut IntColumn<'_>,
+    out: &mut Vec<MetricPoint>,
+    widen: impl Fn(u64) -> f64,
+) {
+    const CHUNK: usize = 128;
+    let count = streams.first().map_or(0, |s| s.len());
+    let mut values = [0u64; CHUNK];
+    let mut step = [0i64; CHUNK];
+    let mut timestamp = [0i64; CHUNK];
+    for start in (0..count).step_by(CHUNK) {
+        let len = (count - start).min(CHUNK);
+        unsplit(streams, start, &mut values[..len]);
+        steps.fill(&mut step[..len]);
+        timestamps.fill(&mut timestamp[..len]);
+        out.extend((0..len).map(|j| MetricPoint {
+            step: step[j],
+            timestamp: timestamp[j],
+            value: widen(values[j]),
+        }));
+    }
+}
+
+/// Unpacks an lz4 block whose declared size is bounded both by what lz4 can
+/// expand (so a damaged length cannot make us allocate gigabytes) and by
+/// the largest packed block of `count` points.
+fn decompress(block: &[u8], count: usize) -> Result<Vec<u8>, DecodeError> {
+    let Some(size) = block
+        .get(..4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    else {
+        return fail(0, "lz4 block shorter than its size prefix");
+    };
+    let size = size as usize;
+    let max_packed = count
+        .saturating_mul(24)
+        .saturating_add(1 + 2 * COLUMN_HEADER);
+    if size > block.len().saturating_mul(256) || size > max_packed {
+        return fail(0, "lz4 block declares an impossible size");
+    }
+
+    let mut packed = vec![0; size];
+    match lz4_flex::block::decompress_into(&block[4..], &mut packed) {
+        Ok(n) if n == size => Ok(packed),
+        Ok(_) => fail(4, "lz4 block is shorter than declared"),
+        Err(_) => fail(4, "lz4 block does not decompress"),
+    }
+}
+
+/// Column of `n` integers: the first value, then the deltas between
+/// neighbours minus their minimum (the reference), packed at `width` bits.
+fn encode_ints(values: impl Iterator<Item = i64> + Clone, n: usize, out: &mut Vec<u8>) {
+    let mut it = values.clone();
+    let Some(base) = it.next() else { return };
+    let deltas: Vec<i64> = values
+        .clone()
+        .zip(it)
+        .map(|(a, b)| b.wrapping_sub(a))
+        .collect();
+    let reference = deltas.iter().copied().min().unwrap_or(0);
+    let offsets: Vec<u64> = deltas
+        .iter()
+        .map(|d| d.wrapping_sub(reference) as u64)
+        .collect();
+    let width = offsets
+        .iter()
+        .map(|o| 64 - o.leading_zeros())
+        .max()
+        .unwrap_or(0);
+
+    out.extend_from_slice(&base.to_le_bytes());
+    out.extend_from_slice(&reference.to_le_bytes());
+    out.push(width as u8);
+    pack_bits(&offsets, width, out);
+    debug_assert_eq!(offsets.len(), n.saturating_sub(1));
+}
+
+/// A parsed integer column of a packed block, decoded front to back.
+struct IntColumn<'a> {
+    reference: i64,
+    width: usize,
+    packed: &'a [u8],
+    /// Index of the next value to decode.
+    next: usize,
+    /// The last value decoded (the base before the first).
+    current: i64,
+}
+
+impl<'a> IntColumn<'a> {
+    /// Parses the column of `n` integers at `*at` and moves `*at` past it.
+    fn parse(block: &'a [u8], at: &mut usize, n: usize) -> Result<IntColumn<'a>, DecodeError> {
+        if n == 0 {
+            return Ok(IntColumn {
+                reference: 0,
+                width: 0,
+                packed: &[],
+                next: 0,
+                current: 0,
+            });
+        }
+        let Some(header) = block.get(*at..*at + COLUMN_HEADER) else {
+            return fail(*at, "integer column header past the block end");
+        };
+        let width = header[16] as usize;
+        if width > 64 {
+            return fail(*at + 16, "integer column width over 64 bits");
+        }
+        *at += COLUMN_HEADER;
+
+        let bytes = ((n as u128 - 1) * width as u128).div_ceil(8);
+        let end = *at as u128 + bytes;
+        if end > block.len() as u128 {
+            return fail(*at, "packed integers past the block end");
+        }
+        let packed = &block[*at..end as usize];
+        *at = end as usize;
+        Ok(IntColumn {
+            reference: le_u64(&header[8..16]) as i64,
+            width,
+            packed,
+            next: 0,
+            current: le_u64(&header[..8]) as i64,
+        })
+    }
+
+    /// Writes the column's next `chunk.len()` values into `chunk`.
+    fn fill(&mut self, chunk: &mut [i64]) {
+        for slot in chunk {
+            if self.next > 0 {
+                let delta = unpack(self.packed, self.next - 1, self.width) as i64;
+                self.current = self
+                    .current
+                    .wrapping_add(self.reference.wrapping_add(delta));
+            }
+            *slot = self.current;
+            self.next += 1;
+        }
+    }
+}
+
+/// Writes each value's low `width` bits, least significant bit first.
+fn pack_bits(values: &[u64], width: u32, out: &mut Vec<u8>) {
+    if width == 0 {
+        return;
+    }
+    let mut acc: u128 = 0;
+    let mut bits = 0;
+    for &v in values {
+        acc |= (v as u128) << bits;
+        bits += width;
+        while bits >= 8 {
+            out.push(acc as u8);
+            acc >>= 8;
+            bits -= 8;
+        }
+    }
+    if bits > 0 {
+        out.push(acc as u8);
+    }
+}
+
+/// The `index`-th value of `width` bits; `packed` holds at least its bits.
+fn unpack(packed: &[u8], index: usize, width: usize) -> u64 {
+    if width == 0 {
+        return 0;
+    }
+    let bit = index * width;
+    let (byte, shift) = (bit / 8, bit % 8);
+    let mask = u64::MAX >> (64 - width);
+
+    // Fast path: one unaligned 8-byte load holds all the bits.
+    if shift + width <= 64
+        && let Some(word) = packed.get(byte..byte + 8)
+    {
+        return (le_u64(word) >> shift) & mask;
+    }
+
+    let mut window = [0u8; 16];
+    let available = packed.len().saturating_sub(byte).min(16);
+    window[..available].copy_from_slice(&packed[byte..byte + available]);
+    (u128::from_le_bytes(window) >> shift) as u64 & mask
+}
+
+/// Writes byte `k` of every value, for k = 0, 1, ...: stream after stream.
+fn split_streams<const W: usize>(values: &[[u8; W]], out: &mut Vec<u8>) {
+    out.reserve(values.len() * W);
+    for k in 0..W {
+        out.extend(values.iter().map(|v| v[k]));
+    }
+}
+
+/// The `W` byte streams of `count` values each.
+fn split<const W: usize>(streams: &[u8], count: usize) -> [&[u8]; W] {
+    std::array::from_fn(|k| &streams[k * count..(k + 1) * count])
+}
+
+/// Values `start ..` back from their byte streams into `words`, with loops
+/// plain enough to vectorise.
+fn unsplit<const W: usize>(streams: &[&[u8]; W], start: usize, words: &mut [u64]) {
+    words.fill(0);
+    for (k, stream) in streams.iter().enumerate() {
+        for (word, &byte) in words.iter_mut().zip(&stream[start..]) {
+            *word |= u64::from(byte) << (8 * k);
+        }
+    }
+}
+
+/// The `f32` bits that widen back to exactly `value`, NaN payload included,
+/// or `None` when `value` is not an `f32`.
+fn f32_bits(value: f64) -> Option<u32> {
+    if !value.is_nan() {
+        let narrow = value as f32;
+        return (f64::from(narrow).to_bits() == value.to_bits()).then(|| narrow.to_bits());
+    }
+
+    // A NaN's payload is kept by hand: casts may quiet or change payloads.
+    let bits = value.to_bits();
+    let mantissa = bits & ((1 << 52) - 1);
+    if mantissa & ((1 << 29) - 1) != 0 {
+        return None;
+    }
+    let sign = ((bits >> 63) as u32) << 31;
+    Some(sign | 0x7f80_0000 | (mantissa >> 29) as u32)
+}
+
+/// Inverse of [`f32_bits`].
+fn f64_from_f32_bits(bits: u32) -> f64 {
+    let narrow = f32::from_bits(bits);
+    if !narrow.is_nan() {
+        return f64::from(narrow);
+    }
+    let sign = u64::from(bits >> 31) << 63;
+    let mantissa = u64::from(bits & 0x007f_ffff) << 29;
+    f64::from_bits(sign | (0x7ff << 52) | mantissa)
+}
+
+fn le_u64(bytes: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&bytes[..8]);
+    u64::from_le_bytes(word)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn p(step: i64, timestamp: i64, value: f64) -> MetricPoint {
+        MetricPoint {
+            step,
+            timestamp,
+            value,
+        }
+    }
+
+    fn same(a: &[MetricPoint], b: &[MetricPoint]) -> bool {
+        a.len() == b.len()
+            && a.iter().zip(b).all(|(x, y)| {
+                x.step == y.step
+                    && x.timestamp == y.timestamp
+                    && x.value.to_bits() == y.value.to_bits()
+            })
+    }
+
+    fn round_trips_everywhere(points: &[MetricPoint]) {
+        for encoding in Encoding::ALL {
+            let mut block = Vec::new();
+            encode(points, encoding, &mut block);
+            let mut back = vec![p(9, 9, 9.0)];
+            decode(encoding, &block, points.len(), &mut back).unwrap();
+            assert!(same(points, &back), "{encoding:?}");
+        }
+        let mut block = Vec::new();
+        let encoding = encode_smallest(points, &mut block);
+        let mut back = Vec::new();
+        decode(encoding, &block, points.len(), &mut back).unwrap();
+        assert!(same(points, &back), "smallest {encoding:?}");
+    }
+
+    const NAN_PAYLOADS: [u64; 5] = [
+        0x7ff8_0000_0000_0000,
+        0xfff8_0000_0000_0000,
+        0x7ff0_0000_0000_0001,
+        0x7ff4_0000_2000_0000,
+        0x7fff_ffff_ffff_ffff,
+    ];
+
+    #[test]
+    fn special_values_round_trip_bit_exactly() {
+        let mut points: Vec<_> = NAN_PAYLOADS
+            .iter()
+            .map(|&b| p(0, 0, f64::from_bits(b)))
+            .collect();
+        for v in [
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -0.0,
+            0.0,
+            f64::MIN_POSITIVE,
+            1e-310,
+        ] {
+            points.push(p(-5, -5, v));
+        }
+        round_trips_everywhere(&points);
+        round_trips_everywhere(&points[..1]);
+        round_trips_everywhere(&[]);
+    }
+
+    #[test]
+    fn f32_nan_payloads_keep_their_bits() {
+        for bits in [
+            0x7ff8_0000_0000_0000u64,
+            0xfff4_0000_2000_0000,
+            0x7ff0_0000_2000_0000,
+        ] {
+            let narrow = f32_bits(f64::from_bits(bits)).unwrap();
+            assert_eq!(f64_from_f32_bits(narrow).to_bits(), bits);
+        }
+        assert_eq!(f32_bits(f64::from_bits(0x7ff0_0000_0000_0001)), None);
+        assert_eq!(f32_bits(0.1), None);
+        assert_eq!(f32_bits(0.1f32 as f64), Some(0.1f32.to_bits()));
+    }
+
+    #[test]
+    fn extreme_integers_wrap_and_return() {
+        let points = [
+            p(i64::MIN, i64::MAX, 1.0),
+            p(i64::MAX, i64::MIN, 2.0),
+            p(0, 0, 3.0),
+            p(i64::MIN, i64::MIN, 4.0),
+        ];
+        round_trips_everywhere(&points);
+    }
+
+    #[test]
+    fn float32_training_curves_pack_small() {
+        let points: Vec<_> = (0..10_000)
+            .map(|i| {
+                p(
+                    i,
+                    1_700_000_000_000 + i * 5 + (i * 7919) % 4,
+                    (1.0 / (1.0 + i as f32)) as f64,
+                )
+            })
+            .collect();
+        let mut block = Vec::new();
+        let encoding = encode_smallest(&points, &mut block);
+        assert_ne!(encoding, Encoding::Raw);
+        assert!(block.len() <= 4 * points.len(), "{} bytes", block.len());
+        round_trips_everywhere(&points);
+    }
+
+    #[test]
+    fn a_million_points_round_trip() {
+        let points: Vec<_> = (0..1_000_000i64)
+            .map(|i| p(i, 1_000 + i * 3, ((i % 977) as f32 * 0.25) as f64))
+            .collect();
+        round_trips_everywhere(&points);
+    }
+
+    #[test]
+    fn damaged_blocks_are_errors_not_panics() {
+        let points: Vec<_> = (0..50).map(|i| p(i, i * 2, i as f64 * 0.1)).collect();
+        for encoding in Encoding::ALL {
+            let mut block = Vec::new();
+            encode(&points, encoding, &mut block);
+            let mut out = Vec::new();
+            for cut in 0..block.len() {
+                assert!(decode(encoding, &block[..cut], points.len(), &mut out).is_err());
+            }
+            assert!(decode(encoding, &block, points.len() + 1, &mut out).is_err());
+            for at in 0..block.len() {
+                let mut damaged = block.clone();
+                damaged[at] ^= 0x5a;
+                let _ = decode(encoding, &damaged, points.len(), &mut out);
+            }
+        }
+    }
+
+    fn value() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            any::<f64>(),
+            any::<f32>().prop_map(f64::from),
+            prop::sample::select(NAN_PAYLOADS.to_vec()).prop_map(f64::from_bits),
+            prop::sample::select(vec![f64::INFINITY, f64::NEG_INFINITY, -0.0, 0.0]),
+        ]
+    }
+
+    fn history() -> impl Strategy<Value = Vec<MetricPoint>> {
+        let point = (-3i64..1000, 0i64..20, value(), any::<bool>());
+        (
+            prop::collection::vec(point, 0..300),
+            any::<i64>(),
+            any::<bool>(),
+        )
+            .prop_map(|(raw, start, narrow)| {
+                let mut ts = start;
+                raw.into_iter()
+                    .map(|(step, dt, v, wild)| {
+                        ts = ts.wrapping_add(dt);
+                        let v = if narrow { v as f32 as f64 } else { v };
+                        p(
+                            if wild {
+                                step.wrapping_mul(1 << 40)
+                            } else {
+                                step
+                            },
+                            ts,
+                            v,
+                        )
+                    })
+                    .collect()
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn random_histories_round_trip_in_every_encoding(points in history()) {
+            round_trips_everywhere(&points);
+        }
+    }
+}

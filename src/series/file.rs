@@ -1,0 +1,567 @@
+//! Sealed series files: written once, then memory-mapped and read in place.
+//!
+//! Byte map (all integers little-endian; see `docs/format.md`):
+//!
+//! ```text
+//! header    32 B   magic "rsSERIES", version u32, series u32, points u64,
+//!                  CRC32 of bytes 0..24 u32, zero u32
+//! blocks           one per series, in directory order, each starting on an
+//!                  8-byte boundary, zero padding between them
+//! directory 128 B per series, sorted by (run, key)
+//! footer    24 B   directory offset u64, series u32, directory CRC32 u32,
+//!                  magic "rsSERIES"
+//! ```
+//!
+//! Opening checks the header, the footer, the directory's CRC and that the
+//! blocks tile the data region exactly; it reads no block. A block's CRC is
+//! checked when the block is first read.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use memmap2::Mmap;
+
+use super::codec::{self, Encoding};
+use super::summary::SeriesSummary;
+use crate::error::{Error, Result};
+use crate::model::MetricPoint;
+
+pub(crate) const MAGIC: [u8; 8] = *b"rsSERIES";
+pub(crate) const VERSION: u32 = 1;
+pub(crate) const HEADER_LEN: usize = 32;
+pub(crate) const FOOTER_LEN: usize = 24;
+pub(crate) const ENTRY_LEN: usize = 128;
+
+/// One directory slot, decoded.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Entry {
+    pub run: u32,
+    pub key: u32,
+    pub offset: u64,
+    pub len: u64,
+    pub encoding: Encoding,
+    pub crc: u32,
+    pub summary: SeriesSummary,
+}
+
+impl Entry {
+    /// The 128 bytes of this entry.
+    pub fn encode(&self) -> [u8; ENTRY_LEN] {
+        let s = &self.summary;
+        let mut out = [0u8; ENTRY_LEN];
+        put(&mut out, 0, &self.run.to_le_bytes());
+        put(&mut out, 4, &self.key.to_le_bytes());
+        put(&mut out, 8, &self.offset.to_le_bytes());
+        put(&mut out, 16, &self.len.to_le_bytes());
+        put(&mut out, 24, &s.count.to_le_bytes());
+        out[32] = self.encoding as u8;
+        put(&mut out, 36, &self.crc.to_le_bytes());
+        put(&mut out, 40, &s.min.to_bits().to_le_bytes());
+        put(&mut out, 48, &s.max.to_bits().to_le_bytes());
+        for (at, point) in [(56, s.first), (80, s.last), (104, s.latest)] {
+            let point = point.unwrap_or(MetricPoint {
+                step: 0,
+                timestamp: 0,
+                value: 0.0,
+            });
+            put(&mut out, at, &point.step.to_le_bytes());
+            put(&mut out, at + 8, &point.timestamp.to_le_bytes());
+            put(&mut out, at + 16, &point.value.to_bits().to_le_bytes());
+        }
+        out
+    }
+
+    /// Decodes a slot; `None` names the reason it is invalid.
+    fn decode(b: &[u8]) -> Result<Entry, &'static str> {
+        if b.len() != ENTRY_LEN {
+            return Err("directory entry is cut short");
+        }
+        let encoding = Encoding::from_byte(b[32]).ok_or("unknown block encoding")?;
+        if b[33..36] != [0, 0, 0] {
+            return Err("reserved directory bytes are not zero");
+        }
+        let count = u64_at(b, 24);
+        let point = |at: usize| {
+            (count > 0).then(|| MetricPoint {
+                step: u64_at(b, at) as i64,
+                timestamp: u64_at(b, at + 8) as i64,
+                value: f64::from_bits(u64_at(b, at + 16)),
+            })
+        };
+        Ok(Entry {
+            run: u32_at(b, 0),
+            key: u32_at(b, 4),
+            offset: u64_at(b, 8),
+            len: u64_at(b, 16),
+            encoding,
+            crc: u32_at(b, 36),
+            summary: SeriesSummary {
+                count,
+                min: f64::from_bits(u64_at(b, 40)),
+                max: f64::from_bits(u64_at(b, 48)),
+                first: point(56),
+                last: point(80),
+                latest: point(104),
+            },
+        })
+    }
+}
+
+/// The bytes of an open file: a map of the file, or an owned copy (fuzzing,
+/// tests) held in `u64`s so that it is as aligned as a map.
+enum Backing {
+    Map(Mmap),
+    Owned { words: Vec<u64>, len: usize },
+}
+
+impl Backing {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Backing::Map(map) => map,
+            Backing::Owned { words, len } => {
+                // SAFETY: every bit pattern is a valid `u8` and `u8` needs no
+                // alignment, so `align_to` puts the whole slice in the middle
+                // part; nothing here can break that.
+                let (_, bytes, _) = unsafe { words.align_to::<u8>() };
+                &bytes[..*len]
+            }
+        }
+    }
+}
+
+/// An open, sealed series file.
+pub struct SeriesFile {
+    path: PathBuf,
+    backing: Backing,
+    series: usize,
+    dir_offset: usize,
+    /// Whether each block's CRC has been checked, so that borrowing the
+    /// columns of a hot series pays for the check once per open.
+    verified: Box<[AtomicBool]>,
+}
+
+impl std::fmt::Debug for SeriesFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeriesFile")
+            .field("path", &self.path)
+            .field("series", &self.series)
+            .finish()
+    }
+}
+
+impl SeriesFile {
+    /// Maps the file at `path` and checks its frame and directory.
+    pub fn open(path: impl AsRef<Path>) -> Result<SeriesFile> {
+        let path = path.as_ref();
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+
+        // SAFETY: a mapped file must not change while mapped. Series files
+        // are sealed: written under a temporary name, renamed into place and
+        // never written again by runstore. Only an outside process writing
+        // or truncating the file could break this.
+        let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+        Self::parse(path.to_path_buf(), Backing::Map(map))
+    }
+
+    /// Parses a file image held in memory (`path` only names it in errors).
+    pub fn from_bytes(path: impl Into<PathBuf>, bytes: &[u8]) -> Result<SeriesFile> {
+        let mut words = vec![0u64; bytes.len().div_ceil(8)];
+        for (word, chunk) in words.iter_mut().zip(bytes.chunks(8)) {
+            let mut le = [0u8; 8];
+            le[..chunk.len()].copy_from_slice(chunk);
+            *word = u64::from_le_bytes(le);
+        }
+        let backing = Backing::Owned {
+            words,
+            len: bytes.len(),
+        };
+        Self::parse(path.into(), backing)
+    }
+
+    fn parse(path: PathBuf, backing: Backing) -> Result<SeriesFile> {
+        let bytes = backing.bytes();
+        let corrupt = |offset: usize, reason: &str| Error::corrupt(&path, offset as u64, reason);
+        if bytes.len() < HEADER_LEN + FOOTER_LEN {
+            return Err(corrupt(bytes.len(), "file shorter than header and footer"));
+        }
+
+        let (series, points) = check_header(bytes).map_err(|(at, why)| corrupt(at, why))?;
+        let footer_at = bytes.len() - FOOTER_LEN;
+        let footer = &bytes[footer_at..];
+        if footer[16..24] != MAGIC {
+            return Err(corrupt(footer_at + 16, "bad footer magic"));
+        }
+        if u32_at(footer, 8) as usize != series {
+            return Err(corrupt(
+                footer_at + 8,
+                "footer and header disagree on series count",
+            ));
+        }
+
+        let dir_offset = u64_at(footer, 0);
+        let dir_len = series * ENTRY_LEN;
+        if dir_offset.checked_add(dir_len as u64) != Some(footer_at as u64)
+            || dir_offset < HEADER_LEN as u64
+            || !dir_offset.is_multiple_of(8)
+        {
+            return Err(corrupt(footer_at, "directory offset does not fit the file"));
+        }
+        let dir_offset = dir_offset as usize;
+        let directory = &bytes[dir_offset..footer_at];
+        if crc32fast::hash(directory) != u32_at(footer, 12) {
+            return Err(corrupt(dir_offset, "directory CRC mismatch"));
+        }
+
+        check_directory(directory, dir_offset, points).map_err(|(at, why)| corrupt(at, why))?;
+        let verified = (0..series).map(|_| AtomicBool::new(false)).collect();
+        Ok(SeriesFile {
+            path,
+            backing,
+            series,
+            dir_offset,
+            verified,
+        })
+    }
+
+    /// Where the file lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Number of series in the file.
+    pub fn len(&self) -> usize {
+        self.series
+    }
+
+    /// Whether the file holds no series.
+    pub fn is_empty(&self) -> bool {
+        self.series == 0
+    }
+
+    /// The series of (`run`, `key`), found by binary search.
+    pub fn series(&self, run: u32, key: u32) -> Option<SeriesRef<'_>> {
+        let (mut low, mut high) = (0, self.series);
+        while low < high {
+            let mid = low + (high - low) / 2;
+            let slot = self.slot(mid);
+            match (u32_at(slot, 0), u32_at(slot, 4)).cmp(&(run, key)) {
+                std::cmp::Ordering::Less => low = mid + 1,
+                std::cmp::Ordering::Greater => high = mid,
+                std::cmp::Ordering::Equal => return self.at(mid),
+            }
+        }
+        None
+    }
+
+    /// Every series in (run, key) order.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, u32, SeriesRef<'_>)> + '_ {
+        (0..self.series).filter_map(|i| self.at(i).map(|s| (s.run(), s.key(), s)))
+    }
+
+    /// Verifies every byte: every block's CRC, that every block decodes to
+    /// its summary, and that the padding between blocks is zero.
+    pub fn check(&self) -> Result<()> {
+        let bytes = self.backing.bytes();
+        let mut points = Vec::new();
+        let mut expected_at = HEADER_LEN;
+        for i in 0..self.series {
+            let series = self
+                .at(i)
+                .ok_or_else(|| self.corrupt(self.slot_offset(i), "bad entry"))?;
+            let start = series.entry.offset as usize;
+            if !all_zero(bytes.get(expected_at..start)) {
+                return Err(self.corrupt(expected_at, "padding between blocks is not zero"));
+            }
+
+            series.read_into(&mut points)?;
+            if !SeriesSummary::of(&points).same_bits(&series.entry.summary) {
+                return Err(self.corrupt(self.slot_offset(i), "summary does not match points"));
+            }
+            expected_at = start + series.entry.len as usize;
+        }
+        if !all_zero(bytes.get(expected_at..self.dir_offset)) {
+            return Err(self.corrupt(expected_at, "padding before directory is not zero"));
+        }
+        Ok(())
+    }
+
+    fn slot_offset(&self, index: usize) -> usize {
+        self.dir_offset + index * ENTRY_LEN
+    }
+
+    fn slot(&self, index: usize) -> &[u8] {
+        let at = self.slot_offset(index);
+        self.backing.bytes().get(at..at + ENTRY_LEN).unwrap_or(&[])
+    }
+
+    /// The series in slot `index`; `None` only if the directory, checked at
+    /// open, were somehow invalid.
+    fn at(&self, index: usize) -> Option<SeriesRef<'_>> {
+        let entry = Entry::decode(self.slot(index)).ok()?;
+        let start = usize::try_from(entry.offset).ok()?;
+        let end = start.checked_add(usize::try_from(entry.len).ok()?)?;
+        let block = self.backing.bytes().get(start..end)?;
+        Some(SeriesRef {
+            file: self,
+            index,
+            entry,
+            block,
+        })
+    }
+
+    fn corrupt(&self, offset: usize, reason: &str) -> Error {
+        Error::corrupt(&self.path, offset as u64, reason)
+    }
+}
+
+/// Checks the header; returns (series, points) or (offset, reason).
+fn check_header(bytes: &[u8]) -> Result<(usize, u64), (usize, &'static str)> {
+    if bytes[..8] != MAGIC {
+        return Err((0, "bad header magic"));
+    }
+    if crc32fast::hash(&bytes[..24]) != u32_at(bytes, 24) {
+        return Err((24, "header CRC mismatch"));
+    }
+    if u32_at(bytes, 8) != VERSION {
+        return Err((8, "unsupported series file version"));
+    }
+    if u32_at(bytes, 28) != 0 {
+        return Err((28, "reserved header bytes are not zero"));
+    }
+    Ok((u32_at(bytes, 12) as usize, u64_at(bytes, 16)))
+}
+
+/// Checks, without reading blocks, that entries are sorted and unique and
+/// that their blocks tile the data region in order, 8-byte aligned.
+fn check_directory(
+    directory: &[u8],
+    dir_offset: usize,
+    points: u64,
+) -> Result<(), (usize, &'static str)> {
+    let mut previous: Option<(u32, u32)> = None;
+    let mut expected_at = HEADER_LEN as u64;
+    let mut total: u64 = 0;
+    for (i, slot) in directory.chunks_exact(ENTRY_LEN).enumerate() {
+        let at = dir_offset + i * ENTRY_LEN;
+        let entry = Entry::decode(slot).map_err(|why| (at, why))?;
+        if previous.is_some_and(|p| p >= (entry.run, entry.key)) {
+            return Err((at, "directory is not sorted by (run, key)"));
+        }
+        previous = Some((entry.run, entry.key));
+
+        if entry.offset != expected_at.next_multiple_of(8) {
+            return Err((at + 8, "block does not follow the previous one"));
+        }
+        if entry.encoding == Encoding::Raw
+            && codec::raw_len(entry.summary.count as usize) != Some(entry.len as usize)
+        {
+            return Err((at + 16, "raw block length does not match its count"));
+        }
+        expected_at = entry
+            .offset
+            .checked_add(entry.len)
+            .ok_or((at + 16, "block too long"))?;
+        total = total.saturating_add(entry.summary.count);
+    }
+    if expected_at.next_multiple_of(8) != dir_offset as u64 {
+        return Err((dir_offset, "blocks do not end where the directory starts"));
+    }
+    if total != points {
+        return Err((16, "header point count does not match the directory"));
+    }
+    Ok(())
+}
+
+/// One series of an open file.
+#[derive(Clone, Copy)]
+pub struct SeriesRef<'a> {
+    file: &'a SeriesFile,
+    index: usize,
+    entry: Entry,
+    block: &'a [u8],
+}
+
+impl std::fmt::Debug for SeriesRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeriesRef")
+            .field("entry", &self.entry)
+            .finish()
+    }
+}
+
+/// The columns of a raw block, borrowed from the file.
+#[derive(Debug, Clone, Copy)]
+pub struct Columns<'a> {
+    pub steps: &'a [i64],
+    pub timestamps: &'a [i64],
+    pub values: &'a [f64],
+}
+
+impl Columns<'_> {
+    /// Number of points.
+    pub fn len(&self) -> usize {
+        self.steps.len()
+    }
+
+    /// Whether there are no points.
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// Point `i`, if any.
+    pub fn point(&self, i: usize) -> Option<MetricPoint> {
+        Some(MetricPoint {
+            step: *self.steps.get(i)?,
+            timestamp: *self.timestamps.get(i)?,
+            value: *self.values.get(i)?,
+        })
+    }
+}
+
+impl<'a> SeriesRef<'a> {
+    /// Run ordinal.
+    pub fn run(&self) -> u32 {
+        self.entry.run
+    }
+
+    /// Metric key id.
+    pub fn key(&self) -> u32 {
+        self.entry.key
+    }
+
+    /// Count, bounds, first, last and latest point, from the directory.
+    pub fn summary(&self) -> SeriesSummary {
+        self.entry.summary
+    }
+
+    /// How the block is stored.
+    pub fn encoding(&self) -> Encoding {
+        self.entry.encoding
+    }
+
+    /// Bytes the block takes in the file.
+    pub fn block_len(&self) -> u64 {
+        self.entry.len
+    }
+
+    /// The columns borrowed from the file when the block is raw, `None`
+    /// when it is compressed (use [`SeriesRef::read_into`]) or on a
+    /// big-endian machine. The block's CRC is checked on the first call per
+    /// open file; later calls cost a directory lookup and nothing more.
+    pub fn columns(&self) -> Result<Option<Columns<'a>>> {
+        if self.entry.encoding != Encoding::Raw || cfg!(target_endian = "big") {
+            return Ok(None);
+        }
+        self.verify()?;
+
+        let n = self.entry.summary.count as usize;
+        let column = |i: usize| {
+            self.block
+                .get(i * n * 8..(i + 1) * n * 8)
+                .and_then(as_words)
+        };
+        match (column(0), column(1), column(2)) {
+            (Some(steps), Some(timestamps), Some(values)) => Ok(Some(Columns {
+                steps: words_as_i64(steps),
+                timestamps: words_as_i64(timestamps),
+                values: words_as_f64(values),
+            })),
+            _ => Err(self.corrupt(0, "raw block is misaligned or cut short")),
+        }
+    }
+
+    /// Replaces the contents of `out` with the points, in logging order,
+    /// after checking the block's CRC.
+    pub fn read_into(&self, out: &mut Vec<MetricPoint>) -> Result<()> {
+        self.verify()?;
+        let count = usize::try_from(self.entry.summary.count)
+            .map_err(|_| self.corrupt(0, "point count too large"))?;
+        codec::decode(self.entry.encoding, self.block, count, out)
+            .map_err(|e| self.corrupt(e.offset, e.reason))
+    }
+
+    fn verify(&self) -> Result<()> {
+        let verified = &self.file.verified[self.index];
+        if verified.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        if crc32fast::hash(self.block) != self.entry.crc {
+            return Err(self.corrupt(0, "block CRC mismatch"));
+        }
+        verified.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// A corruption error at `offset` inside this block.
+    fn corrupt(&self, offset: usize, reason: &str) -> Error {
+        self.file
+            .corrupt(self.entry.offset as usize + offset, reason)
+    }
+}
+
+/// `bytes` as aligned 8-byte words, or `None` when misaligned.
+fn as_words(bytes: &[u8]) -> Option<&[u64]> {
+    // SAFETY: any 8 bytes are a valid `u64`; `align_to` returns in the
+    // middle only what is aligned for `u64`, and we accept the result only
+    // when nothing is left over, so the words cover exactly `bytes`. The
+    // bytes stay valid for the borrow: the file is immutable while mapped.
+    let (prefix, words, suffix) = unsafe { bytes.align_to::<u64>() };
+    (prefix.is_empty() && suffix.is_empty()).then_some(words)
+}
+
+fn words_as_i64(words: &[u64]) -> &[i64] {
+    // SAFETY: `u64` and `i64` have the same size, alignment and no invalid
+    // bit patterns, so the middle part is the whole slice.
+    unsafe { words.align_to::<i64>() }.1
+}
+
+fn words_as_f64(words: &[u64]) -> &[f64] {
+    // SAFETY: `u64` and `f64` have the same size and alignment, and every
+    // bit pattern is a valid `f64`, so the middle part is the whole slice.
+    unsafe { words.align_to::<f64>() }.1
+}
+
+/// Whether `bytes` exist and are all zero.
+fn all_zero(bytes: Option<&[u8]>) -> bool {
+    bytes.is_some_and(|b| b.iter().all(|&byte| byte == 0))
+}
+
+fn put(out: &mut [u8], at: usize, bytes: &[u8]) {
+    out[at..at + bytes.len()].copy_from_slice(bytes);
+}
+
+pub(crate) fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    let mut word = [0u8; 4];
+    word.copy_from_slice(&bytes[at..at + 4]);
+    u32::from_le_bytes(word)
+}
+
+pub(crate) fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(word)
+}
+
+/// Fuzzing entry: parses `data` as a series file and reads everything it
+/// claims to hold. Must never panic; returns how many series read cleanly.
+pub fn fuzz_series_file(data: &[u8]) -> usize {
+    let Ok(file) = SeriesFile::from_bytes("fuzz-input", data) else {
+        return 0;
+    };
+    let mut points = Vec::new();
+    let mut clean = 0;
+    for (run, key, series) in file.iter() {
+        let found = file.series(run, key).map(|s| s.summary().count);
+        let read = series.read_into(&mut points).is_ok();
+        let borrowed = series.columns().map(|c| c.map(|c| c.len()));
+        if read && found == Some(points.len() as u64) {
+            clean += 1;
+        }
+        if let Ok(Some(len)) = borrowed {
+            debug_assert_eq!(len, points.len());
+        }
+    }
+    let _ = file.check();
+    clean
+}
