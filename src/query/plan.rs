@@ -4,8 +4,8 @@
 //! ones before. Every comparison goes through the same functions as the
 //! reference evaluator (`naive.rs`), so the two cannot disagree on meaning.
 
-use std::cmp::Ordering;
 use roaring::RoaringBitmap;
+use std::cmp::Ordering;
 
 use super::filter::{Attribute, Clause, Comparator, DatasetField, Target, Value, parse_filter};
 use super::naive::{
@@ -157,7 +157,9 @@ fn select_string<'t>(
                 .iter()
                 .map(|(_, s)| compare_str(clause.op, s, &clause.value))
                 .collect();
-            index.select_ids(within, |id| matching.get(id as usize).copied().unwrap_or(false))
+            index.select_ids(within, |id| {
+                matching.get(id as usize).copied().unwrap_or(false)
+            })
         }
         _ => {
             let having = within & index.present();
