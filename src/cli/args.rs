@@ -199,6 +199,24 @@ pub enum Command {
         fresh: bool,
     },
 
+    /// Ingest throughput with several writer processes on one store: for
+    /// each count, that many processes each log the same work at once.
+    BenchWriters {
+        /// Process counts to measure, e.g. 1,2,4,8.
+        #[arg(long, value_delimiter = ',', default_values_t = [1, 2, 4, 8])]
+        writers: Vec<u32>,
+        /// Batches of 1,000 points each process logs.
+        #[arg(long, default_value_t = 200)]
+        batches: u32,
+    },
+
+    /// One writer process of `bench-writers` (internal).
+    #[command(hide = true)]
+    IngestWorker {
+        #[arg(long)]
+        batches: u32,
+    },
+
     /// Import the shipped example store into a fresh store and tour it.
     Quickstart {
         /// MLflow file store to import instead of the shipped fixture.

@@ -93,6 +93,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Quickstart { fixture } => quickstart::run(&ctx, fixture),
         Command::Generate { .. } | Command::Bench { .. } => bench::run(&ctx, cli.command),
+        Command::BenchWriters { .. } | Command::IngestWorker { .. } => {
+            bench::writers(&ctx, cli.command)
+        }
         Command::Import { .. } | Command::Export { .. } | Command::Experiments { .. } => {
             admin::run(&ctx, cli.command)
         }
