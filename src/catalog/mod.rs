@@ -36,6 +36,8 @@ pub struct Manifest {
     pub hlc: u64,
     /// The snapshot file under `index/`, if any.
     pub snapshot: Option<String>,
+    /// The sealed series file under `series/`, if any.
+    pub series: Option<String>,
     /// For each writer stream, the log position the checkpoint covers.
     pub positions: BTreeMap<u64, Position>,
 }
@@ -64,6 +66,8 @@ fn write_meta(txn: &redb::WriteTransaction, m: &Manifest) -> std::result::Result
     meta.insert("hlc", m.hlc.to_le_bytes().as_slice())?;
     let snapshot = m.snapshot.clone().unwrap_or_default();
     meta.insert("snapshot", snapshot.as_bytes())?;
+    let series = m.series.clone().unwrap_or_default();
+    meta.insert("series", series.as_bytes())?;
 
     let mut positions = txn.open_table(POSITIONS)?;
     positions.retain(|_, _| false)?;
@@ -150,11 +154,14 @@ pub fn read_manifest(path: &Path) -> Result<Option<Manifest>> {
     };
     let checkpoint = get_u64("checkpoint")?;
     let hlc = get_u64("hlc")?;
-    let snapshot = meta
-        .get("snapshot")
-        .map_err(|e| db_err(path, e))?
-        .map(|v| String::from_utf8_lossy(v.value()).into_owned())
-        .filter(|s| !s.is_empty());
+    let text = |key: &str| -> Result<Option<String>> {
+        let value = meta.get(key).map_err(|e| db_err(path, e))?;
+        Ok(value
+            .map(|v| String::from_utf8_lossy(v.value()).into_owned())
+            .filter(|s| !s.is_empty()))
+    };
+    let snapshot = text("snapshot")?;
+    let series = text("series")?;
 
     let positions_table = txn.open_table(POSITIONS).map_err(|e| db_err(path, e))?;
     let mut positions = BTreeMap::new();
@@ -167,6 +174,7 @@ pub fn read_manifest(path: &Path) -> Result<Option<Manifest>> {
         checkpoint,
         hlc,
         snapshot,
+        series,
         positions,
     }))
 }
@@ -220,6 +228,7 @@ mod tests {
             checkpoint: 3,
             hlc: 99,
             snapshot: Some("snapshot-3.bin".into()),
+            series: Some("series-3.bin".into()),
             positions: [(
                 1,
                 Position {

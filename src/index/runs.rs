@@ -478,6 +478,18 @@ impl RunTable {
         }
     }
 
+    /// Interns metric keys in the order given (restoring a checkpoint, whose
+    /// series file names keys by id).
+    pub fn intern_metric_keys<'a>(&mut self, keys: impl IntoIterator<Item = &'a str>) {
+        for key in keys {
+            let k = self.metric_keys.intern(key);
+            if self.metrics.len() <= k as usize {
+                self.metrics
+                    .resize_with(k as usize + 1, MetricIndex::default);
+            }
+        }
+    }
+
     /// Offers a new point of metric `key`; it becomes the latest if it wins
     /// MLflow's (step, timestamp, value) order.
     pub fn offer_metric(&mut self, ord: Ordinal, key: &str, point: MetricPoint) {

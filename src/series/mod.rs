@@ -1,11 +1,12 @@
 //! Metric histories: every point of every (run, key) series.
 //!
-//! Points are kept in logging order per series. Sealed columnar files come
-//! with the series work; until then the whole history lives here and is
-//! written to the checkpoint.
+//! At checkpoint, histories are sealed into a columnar, memory-mapped file
+//! (`file.rs`, encoded by `codec.rs`); points logged since live in memory
+//! (`SeriesStore`, the tail); `Histories` joins the two.
 
 mod codec;
 mod file;
+mod histories;
 mod sample;
 mod summary;
 mod writer;
@@ -14,6 +15,7 @@ use std::collections::HashMap;
 
 pub use codec::Encoding;
 pub use file::{Columns, SeriesFile, SeriesRef, fuzz_series_file};
+pub use histories::Histories;
 pub use sample::downsample;
 pub use summary::SeriesSummary;
 pub use writer::{FileStats, RAW_UP_TO, SeriesFileWriter};
@@ -70,6 +72,22 @@ impl SeriesStore {
     /// The points of a series in logging order (empty if none).
     pub fn points(&self, id: SeriesId) -> &[MetricPoint] {
         self.series.get(&id).map_or(&[], |s| &s.points)
+    }
+
+    /// Drops the first `n` points of each series named (a checkpoint sealed
+    /// them into a file).
+    pub fn drop_prefixes(&mut self, covered: &HashMap<SeriesId, usize>) {
+        for (id, &n) in covered {
+            let Some(series) = self.series.get_mut(id) else {
+                continue;
+            };
+            let n = n.min(series.points.len());
+            series.points.drain(..n);
+            self.points -= n as u64;
+            if series.points.is_empty() {
+                self.series.remove(id);
+            }
+        }
     }
 
     /// Removes a series (purge).

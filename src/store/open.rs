@@ -16,6 +16,9 @@ use crate::catalog::{self, Manifest};
 use crate::error::{Error, Result};
 use crate::index::FieldClocks;
 use crate::log::{self, Position, StreamWriter};
+use crate::model::MetricPoint;
+use crate::series::{Histories, SeriesFile};
+use std::sync::Arc;
 
 /// Contents of the `FORMAT` file.
 const FORMAT: &str = "runstore 1\n";
@@ -148,6 +151,10 @@ fn load_once(root: &Path) -> Result<(State, u64)> {
         restore_snapshot(&mut state, snap);
         state.hlc = manifest.hlc;
     }
+    if let Some(name) = &manifest.series {
+        let file = SeriesFile::open(root.join("series").join(name))?;
+        state.series = Histories::with_sealed(Some(Arc::new(file)));
+    }
     state.applied = manifest.positions.clone();
     replay(root, &mut state, None)?;
     Ok((state, manifest.checkpoint))
@@ -180,6 +187,9 @@ fn restore_snapshot(state: &mut State, snap: snapshot::Snapshot) {
             op: Op::PutExperiment(experiment),
         });
     }
+    state
+        .table
+        .intern_metric_keys(snap.metric_keys.iter().map(String::as_str));
     state.apply(&Entry {
         hlc: 0,
         op: Op::PutRuns {
@@ -187,6 +197,17 @@ fn restore_snapshot(state: &mut State, snap: snapshot::Snapshot) {
             keep_duplicates: true,
         },
     });
+    for (ord, latest) in snap.latest.iter().enumerate() {
+        for &(k, step, timestamp, value) in latest {
+            let point = MetricPoint {
+                step,
+                timestamp,
+                value,
+            };
+            let key = snap.metric_keys.get(k as usize).map_or("", String::as_str);
+            state.table.offer_metric(ord as u32, key, point);
+        }
+    }
     for (ord, c) in snap.clocks.iter().enumerate() {
         let fields = FieldClocks {
             name: c.name,
@@ -250,40 +271,58 @@ pub(super) fn checkpoint(store: &Store) -> Result<()> {
 
     // Hold the writer so the positions and the state agree.
     let mut w = writer.lock().unwrap_or_else(|p| p.into_inner());
+    let _no_refresh = store.refresh_lock.lock().unwrap_or_else(|p| p.into_inner());
     w.sync()?;
-    let (snap, hlc, positions) = {
+    let (snap, hlc, positions, covered, histories) = {
         let state = store.read();
-        (snapshot::capture(&state), state.hlc, state.applied.clone())
+        let covered = state.series.tail_lengths();
+        let histories = state.series.clone();
+        let snap = snapshot::capture(&state);
+        (snap, state.hlc, state.applied.clone(), covered, histories)
     };
+    drop(_no_refresh);
     drop(w);
 
     let current = read_manifest(&store.root).checkpoint;
     let next = (*number).max(current) + 1;
     let name = format!("snapshot-{next:016}.bin");
+    let series_name = format!("series-{next:016}.bin");
     let index_dir = store.root.join("index");
+    let series_dir = store.root.join("series");
+    fs::create_dir_all(&series_dir).map_err(|e| Error::io(&series_dir, e))?;
+    let sealed = histories.write_file(&series_dir.join(&series_name), &covered)?;
     snapshot::write(&index_dir.join(&name), &snap)?;
     let manifest = Manifest {
         checkpoint: next,
         hlc,
         snapshot: Some(name.clone()),
+        series: Some(series_name.clone()),
         positions,
     };
     catalog::write_waiting(&catalog_path(&store.root), &manifest, &store.read().table)?;
+    store
+        .state
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .series
+        .seal(sealed, &covered);
     *number = next;
-    remove_old_snapshots(&index_dir, &name);
+    remove_old_files(&index_dir, "snapshot-", &name);
+    remove_old_files(&series_dir, "series-", &series_name);
     Ok(())
 }
 
-/// Old snapshots are garbage once the catalog names a newer one; failing to
-/// remove one only costs disk space.
-fn remove_old_snapshots(index_dir: &Path, keep: &str) {
-    let Ok(entries) = fs::read_dir(index_dir) else {
+/// Old checkpoint files are garbage once the catalog names newer ones;
+/// failing to remove one only costs disk space. (A reader that mapped an
+/// old series file keeps its mapping: unlinking does not take it away.)
+fn remove_old_files(dir: &Path, prefix: &str, keep: &str) {
+    let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with("snapshot-") && name != keep {
+        if name.starts_with(prefix) && name != keep {
             let _ = fs::remove_file(entry.path());
         }
     }
@@ -297,11 +336,16 @@ pub(super) fn check(store: &Store) -> Result<CheckReport> {
         log_bytes: folder_size(&streams::log_dir(root)),
         snapshot_bytes: 0,
     };
-    let manifest = catalog::read_manifest(&catalog_path(root))?;
-    if let Some(name) = manifest.and_then(|m| m.snapshot) {
+    let manifest = catalog::read_manifest(&catalog_path(root))?.unwrap_or_default();
+    if let Some(name) = manifest.snapshot {
         let path = root.join("index").join(name);
         snapshot::read(&path)?;
         report.snapshot_bytes = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    }
+    if let Some(name) = manifest.series {
+        let path = root.join("series").join(name);
+        SeriesFile::open(&path)?.check()?;
+        report.snapshot_bytes += fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     }
     Ok(report)
 }
@@ -323,6 +367,7 @@ pub(super) fn stats(store: &Store) -> Result<Stats> {
             .count() as u64,
         log_bytes: folder_size(&streams::log_dir(&store.root)),
         checkpoint_bytes: folder_size(&store.root.join("index"))
+            + folder_size(&store.root.join("series"))
             + fs::metadata(catalog_path(&store.root))
                 .map(|m| m.len())
                 .unwrap_or(0),

@@ -384,7 +384,7 @@ impl Store {
         let Some(k) = state.table.metric_keys().get(key) else {
             return Ok(Vec::new());
         };
-        let mut points = state.series.points((ord, k)).to_vec();
+        let mut points = state.series.points((ord, k))?;
         points.sort_by(MetricPoint::history_cmp);
         Ok(points)
     }
@@ -405,16 +405,11 @@ impl Store {
         let Some(k) = state.table.metric_keys().get(key) else {
             return Ok(Vec::new());
         };
-        let points = state.series.points((ord, k));
-        let in_range: Vec<MetricPoint> = match &steps {
-            Some(range) => points
-                .iter()
-                .filter(|p| range.contains(&p.step))
-                .copied()
-                .collect(),
-            None => points.to_vec(),
-        };
-        Ok(crate::series::downsample(&in_range, max_points))
+        let mut points = state.series.points((ord, k))?;
+        if let Some(range) = &steps {
+            points.retain(|p| range.contains(&p.step));
+        }
+        Ok(crate::series::downsample(&points, max_points))
     }
 
     /// The histories of one key for many runs in one call (what a chart of
@@ -430,8 +425,10 @@ impl Store {
             .iter()
             .map(|run_id| {
                 let ord = existing_run(&state, run_id)?;
-                let mut points =
-                    k.map_or_else(Vec::new, |k| state.series.points((ord, k)).to_vec());
+                let mut points = match k {
+                    Some(k) => state.series.points((ord, k))?,
+                    None => Vec::new(),
+                };
                 points.sort_by(MetricPoint::history_cmp);
                 Ok((run_id.clone(), points))
             })
@@ -450,9 +447,9 @@ impl Store {
             .iter()
             .map(|&(k, _)| {
                 let key = state.table.metric_keys().resolve(k).to_string();
-                (key, state.series.points((ord, k)).to_vec())
+                Ok((key, state.series.points((ord, k))?))
             })
-            .collect();
+            .collect::<Result<_>>()?;
         Ok(RunRecord {
             info: run.info,
             params: run.params,

@@ -13,19 +13,26 @@ use rkyv::rancor;
 use rkyv::util::AlignedVec;
 use rkyv::{Archive, Deserialize, Serialize};
 
-use super::record::{ExperimentRec, InputRec, RunRec, SeriesRec};
+use super::record::{ExperimentRec, InputRec, RunRec};
 use super::state::State;
 use crate::error::{Error, Result};
 
 const MAGIC: &[u8; 8] = b"RSSNAP01";
 const HEADER_LEN: usize = 20;
 
-/// Everything a checkpoint needs to rebuild the state.
+/// Everything a checkpoint needs to rebuild the state, but the metric
+/// histories, which go to the series file of the same checkpoint.
 #[derive(Debug, Archive, Serialize, Deserialize)]
 pub struct Snapshot {
     pub experiments: Vec<ExperimentRec>,
-    /// Every run in ordinal order, with its full histories.
+    /// Metric keys in id order: the series file names series by key id.
+    pub metric_keys: Vec<String>,
+    /// Every run in ordinal order (ordinals name series too), without
+    /// metric points.
     pub runs: Vec<RunRec>,
+    /// Latest point of each metric of each run, in the same order:
+    /// (key id, step, timestamp, value).
+    pub latest: Vec<Vec<(u32, i64, i64, f64)>>,
     /// The clocks that decided each run's fields, in the same order, so
     /// that records of other writers replayed after the checkpoint are
     /// judged as they would have been live.
@@ -54,15 +61,6 @@ pub fn capture(state: &State) -> Snapshot {
     let runs = (0..table.len() as u32)
         .map(|ord| {
             let run = table.run(ord);
-            let row = table.row(ord);
-            let metrics = row
-                .metrics
-                .iter()
-                .map(|&(k, _)| {
-                    let key = table.metric_keys().resolve(k);
-                    SeriesRec::from_points(key, state.series.points((ord, k)))
-                })
-                .collect();
             let mut rec = RunRec::from_record(&crate::model::RunRecord {
                 info: run.info,
                 params: run.params,
@@ -70,10 +68,24 @@ pub fn capture(state: &State) -> Snapshot {
                 metrics: Default::default(),
                 inputs: vec![],
             });
-            rec.metrics = metrics;
             rec.inputs = run.inputs.iter().map(InputRec::from).collect();
             rec
         })
+        .collect();
+    let latest = table
+        .rows()
+        .iter()
+        .map(|row| {
+            row.metrics
+                .iter()
+                .map(|&(k, p)| (k, p.step, p.timestamp, p.value))
+                .collect()
+        })
+        .collect();
+    let metric_keys = table
+        .metric_keys()
+        .iter()
+        .map(|(_, k)| k.to_string())
         .collect();
     let clocks = (0..table.len() as u32)
         .map(|ord| {
@@ -97,7 +109,9 @@ pub fn capture(state: &State) -> Snapshot {
         .collect();
     Snapshot {
         experiments,
+        metric_keys,
         runs,
+        latest,
         clocks,
     }
 }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use crate::index::{Ordinal, RunTable};
 use crate::log::Position;
 use crate::model::{LifecycleStage, MetricPoint, RunStatus};
-use crate::series::SeriesStore;
+use crate::series::Histories;
 
 use super::record::{Entry, ExperimentRec, InputRec, Op, RunRec, SeriesRec, stage};
 
@@ -18,7 +18,7 @@ use super::record::{Entry, ExperimentRec, InputRec, Op, RunRec, SeriesRec, stage
 #[derive(Debug, Default, Clone)]
 pub struct State {
     pub table: RunTable,
-    pub series: SeriesStore,
+    pub series: Histories,
     /// Largest hybrid-logical-clock value applied.
     pub hlc: u64,
     /// For each writer stream, the log position up to which its records

@@ -1,0 +1,135 @@
+//! Every metric history of a store: a sealed, memory-mapped series file
+//! written at the last checkpoint, plus the points logged since, in memory.
+//! A read concatenates the two; a checkpoint writes a new file holding both
+//! and drops the tail it covered.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use super::{SeriesFile, SeriesFileWriter, SeriesId, SeriesStore};
+use crate::error::Result;
+use crate::model::MetricPoint;
+
+/// Sealed file plus in-memory tail.
+#[derive(Debug, Default, Clone)]
+pub struct Histories {
+    sealed: Option<Arc<SeriesFile>>,
+    tail: SeriesStore,
+    /// Largest sealed timestamp of series the tail has touched, read once
+    /// per series: a new point after it cannot duplicate a sealed one.
+    sealed_max_timestamp: HashMap<SeriesId, Option<i64>>,
+}
+
+impl Histories {
+    /// Histories whose sealed part is `file`.
+    pub fn with_sealed(file: Option<Arc<SeriesFile>>) -> Histories {
+        Histories {
+            sealed: file,
+            ..Histories::default()
+        }
+    }
+
+    /// The sealed file, if a checkpoint wrote one.
+    pub fn sealed(&self) -> Option<&Arc<SeriesFile>> {
+        self.sealed.as_ref()
+    }
+
+    /// Every point of a series in logging order: sealed, then tail.
+    pub fn points(&self, id: SeriesId) -> Result<Vec<MetricPoint>> {
+        let mut out = Vec::new();
+        if let Some(sealed) = self.sealed.as_ref().and_then(|f| f.series(id.0, id.1)) {
+            sealed.read_into(&mut out)?;
+        }
+        out.extend_from_slice(self.tail.points(id));
+        Ok(out)
+    }
+
+    /// Appends `point` unless the series already holds the exact same
+    /// record, sealed part included. Returns whether it was added. A damaged
+    /// sealed block counts as holding no duplicate (its reads report the
+    /// damage).
+    pub fn append_unique(&mut self, id: SeriesId, point: MetricPoint) -> bool {
+        if self.duplicates_sealed(id, &point) {
+            return false;
+        }
+        self.tail.append_unique(id, point)
+    }
+
+    fn duplicates_sealed(&mut self, id: SeriesId, point: &MetricPoint) -> bool {
+        let Some(sealed) = self.sealed.as_ref().and_then(|f| f.series(id.0, id.1)) else {
+            return false;
+        };
+        let mut points = Vec::new();
+        let max = *self.sealed_max_timestamp.entry(id).or_insert_with(|| {
+            sealed.read_into(&mut points).ok()?;
+            points.iter().map(|p| p.timestamp).max()
+        });
+        if max.is_none_or(|max| point.timestamp > max) {
+            return false;
+        }
+        if points.is_empty() && sealed.read_into(&mut points).is_err() {
+            return false;
+        }
+        points.iter().any(|p| p.same_record(point))
+    }
+
+    /// Appends `point` even if an equal one exists.
+    pub fn append(&mut self, id: SeriesId, point: MetricPoint) {
+        self.tail.append(id, point);
+    }
+
+    /// Total number of points.
+    pub fn total_points(&self) -> u64 {
+        let sealed: u64 = self
+            .sealed
+            .iter()
+            .flat_map(|f| f.iter())
+            .map(|(_, _, s)| s.summary().count)
+            .sum();
+        sealed + self.tail.total_points()
+    }
+
+    /// How many tail points each series holds now: what a checkpoint
+    /// taken at this moment covers.
+    pub fn tail_lengths(&self) -> HashMap<SeriesId, usize> {
+        self.tail
+            .ids()
+            .map(|id| (id, self.tail.points(id).len()))
+            .collect()
+    }
+
+    /// Writes a series file holding every series: the sealed part and the
+    /// first `covered` tail points of each. Returns it opened.
+    pub fn write_file(
+        &self,
+        path: &Path,
+        covered: &HashMap<SeriesId, usize>,
+    ) -> Result<Arc<SeriesFile>> {
+        let mut ids: BTreeMap<SeriesId, ()> = covered.keys().map(|&id| (id, ())).collect();
+        if let Some(sealed) = &self.sealed {
+            ids.extend(sealed.iter().map(|(run, key, _)| ((run, key), ())));
+        }
+        let mut writer = SeriesFileWriter::create(path)?;
+        let mut buffer = Vec::new();
+        for &id in ids.keys() {
+            buffer.clear();
+            if let Some(sealed) = self.sealed.as_ref().and_then(|f| f.series(id.0, id.1)) {
+                sealed.read_into(&mut buffer)?;
+            }
+            let take = covered.get(&id).copied().unwrap_or(0);
+            buffer.extend_from_slice(&self.tail.points(id)[..take]);
+            writer.add(id.0, id.1, &buffer)?;
+        }
+        writer.finish()?;
+        Ok(Arc::new(SeriesFile::open(path)?))
+    }
+
+    /// Switches to a file written by [`Histories::write_file`]: the tail
+    /// keeps only the points logged after the ones it covered.
+    pub fn seal(&mut self, file: Arc<SeriesFile>, covered: &HashMap<SeriesId, usize>) {
+        self.tail.drop_prefixes(covered);
+        self.sealed = Some(file);
+        self.sealed_max_timestamp.clear();
+    }
+}
