@@ -375,15 +375,48 @@ fn usage_errors_are_one_line_too() {
 }
 
 #[test]
-fn compact_and_purge_say_not_supported() {
-    for command in ["compact", "purge"] {
-        let failed = run(Some(shared_store()), &[command]);
-        assert_eq!(failed.code, 1);
-        assert_eq!(
-            failed.stderr,
-            format!("error: {command} is not supported yet\n")
-        );
-    }
+fn purge_removes_deleted_runs_and_compact_keeps_everything() {
+    let store = imported_store();
+    let ids = run(
+        Some(store.path()),
+        &["search", "--format", "ids", "--view", "all"],
+    )
+    .ok();
+    let before = ids.stdout.lines().count();
+    let victim = ids.stdout.lines().next().unwrap().to_string();
+    run(Some(store.path()), &["delete", &victim]).ok();
+
+    let compacted = run(Some(store.path()), &["--format", "json", "compact"])
+        .ok()
+        .json();
+    assert_eq!(compacted["runs_removed"], 0);
+    let all = run(
+        Some(store.path()),
+        &["search", "--format", "ids", "--view", "all"],
+    )
+    .ok();
+    assert_eq!(all.stdout.lines().count(), before);
+
+    let purged = run(Some(store.path()), &["--format", "json", "purge"])
+        .ok()
+        .json();
+    assert!(purged["runs_removed"].as_u64().unwrap() >= 1, "{purged}");
+    let shown = run(Some(store.path()), &["show", &victim]);
+    assert_eq!(shown.code, 1);
+    assert!(
+        shown.stderr.starts_with("error: RESOURCE_DOES_NOT_EXIST"),
+        "{}",
+        shown.stderr
+    );
+
+    let missing = tempfile::tempdir().unwrap();
+    let failed = run(Some(&missing.path().join("none")), &["purge"]);
+    assert_eq!(failed.code, 1);
+    assert!(
+        failed.stderr.starts_with("error: RESOURCE_DOES_NOT_EXIST"),
+        "{}",
+        failed.stderr
+    );
 }
 
 #[test]

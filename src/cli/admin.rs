@@ -61,8 +61,36 @@ pub fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
         }
         Command::Check => check(ctx),
         Command::Stats => stats(ctx),
-        Command::Compact => Err(CliError::Usage("compact is not supported yet".into())),
-        Command::Purge => Err(CliError::Usage("purge is not supported yet".into())),
+        Command::Compact | Command::Purge => {
+            let format = ctx.table_or_json()?;
+            let options = crate::Options {
+                create: false,
+                ..crate::Options::default()
+            };
+            let store = Store::open(ctx.store_path()?, options)?;
+            let (store, report) = match command {
+                Command::Purge => store.purge()?,
+                _ => store.compact()?,
+            };
+            store.close()?;
+            let fields = serde_json::json!({
+                "experiments_removed": report.experiments_removed,
+                "runs_removed": report.runs_removed,
+                "log_bytes_before": report.log_bytes_before,
+                "log_bytes_after": report.log_bytes_after,
+            });
+            match format {
+                Format::Json => say!("{fields}\n"),
+                _ => say!(
+                    "removed {} experiments and {} runs; log {} -> {} bytes\n",
+                    report.experiments_removed,
+                    report.runs_removed,
+                    report.log_bytes_before,
+                    report.log_bytes_after
+                ),
+            }
+            Ok(())
+        }
         other => Err(CliError::Usage(format!("not a store command: {other:?}"))),
     }
 }

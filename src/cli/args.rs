@@ -137,10 +137,12 @@ pub enum Command {
     /// Counts and sizes.
     Stats,
 
-    /// Rewrite the log without superseded records (not supported yet).
+    /// Rewrite the log as the current state, dropping superseded records.
+    /// Needs the store to itself.
     Compact,
 
-    /// Remove soft-deleted runs for good (not supported yet).
+    /// Remove soft-deleted runs and deleted experiments for good, from every
+    /// file, artifacts included (MLflow's gc). Needs the store to itself.
     Purge,
 
     /// Plot one metric of one or more runs to a PNG or SVG file.

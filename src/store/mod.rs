@@ -8,6 +8,7 @@
 
 mod artifacts;
 mod commit;
+mod compact;
 mod experiments;
 mod open;
 pub mod record;
@@ -23,6 +24,7 @@ use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
 pub use artifacts::ArtifactInfo;
 use commit::{GroupSync, Writer};
+pub use compact::CompactReport;
 use record::Op;
 use state::State;
 
@@ -90,6 +92,9 @@ pub struct Store {
     refresh_lock: Mutex<()>,
     /// The lock on this handle's writer stream, held while it is open.
     _stream_lock: Option<File>,
+    /// Shared lock held by every open handle, so that a log rewrite can
+    /// tell it has the store to itself.
+    _open_lock: File,
 }
 
 impl Store {

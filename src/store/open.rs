@@ -11,7 +11,7 @@ use super::commit::{GroupSync, Writer};
 use super::record::{Entry, Op};
 use super::state::State;
 use super::{CheckReport, Options, Stats, Store};
-use super::{snapshot, streams};
+use super::{compact, snapshot, streams};
 use crate::catalog::{self, Manifest};
 use crate::error::{Error, Result};
 use crate::index::FieldClocks;
@@ -33,6 +33,13 @@ const LOAD_ATTEMPTS: usize = 20;
 
 pub(super) fn open(root: &Path, options: Options) -> Result<Store> {
     let created = prepare_folder(root, &options)?;
+    finish_interrupted_rewrite(root, &options)?;
+    let open_lock = streams::shared_open(root)?;
+    if !options.read_only {
+        // No rewrite can be running while we hold the shared lock: a
+        // leftover `log.new` without the marker was never decided.
+        compact::drop_undecided(root)?;
+    }
 
     let (writer, stream_lock) = if options.read_only {
         (None, None)
@@ -59,11 +66,28 @@ pub(super) fn open(root: &Path, options: Options) -> Result<Store> {
         checkpoint_lock: Mutex::new(checkpoint),
         refresh_lock: Mutex::new(()),
         _stream_lock: stream_lock,
+        _open_lock: open_lock,
     };
     if created {
         store.create_default_experiment()?;
     }
     Ok(store)
+}
+
+/// A compaction or purge that crashed after deciding is finished before
+/// anything reads the log.
+fn finish_interrupted_rewrite(root: &Path, options: &Options) -> Result<()> {
+    if !root.join("REWRITE").exists() {
+        return Ok(());
+    }
+    if options.read_only {
+        return Err(Error::InvalidState(format!(
+            "a log rewrite of {} was interrupted; open it for writing once to finish it",
+            root.display()
+        )));
+    }
+    let _exclusive = streams::exclusive_open(root)?;
+    compact::recover(root)
 }
 
 /// Checks or creates the store folder; returns whether it was created.

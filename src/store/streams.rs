@@ -60,6 +60,31 @@ pub(crate) fn checkpoint_lock(root: &Path) -> Result<File> {
     wait_lock(&locks_dir(root).join("checkpoint"))
 }
 
+/// The lock every open handle holds shared; a log rewrite holds it
+/// exclusively.
+fn open_lock_path(root: &Path) -> PathBuf {
+    locks_dir(root).join("open")
+}
+
+/// Takes the shared open lock (waiting while a rewrite runs).
+pub(crate) fn shared_open(root: &Path) -> Result<File> {
+    let path = open_lock_path(root);
+    let file = lock_file(&path)?;
+    file.lock_shared().map_err(|e| Error::io(&path, e))?;
+    Ok(file)
+}
+
+/// Takes the open lock exclusively, waiting for it (recovery of an
+/// interrupted rewrite).
+pub(crate) fn exclusive_open(root: &Path) -> Result<File> {
+    wait_lock(&open_lock_path(root))
+}
+
+/// Takes the open lock exclusively if no handle has the store open.
+pub(crate) fn try_exclusive_open(root: &Path) -> Result<Option<File>> {
+    try_lock(&open_lock_path(root))
+}
+
 /// Takes `path`'s lock if nobody holds it.
 fn try_lock(path: &Path) -> Result<Option<File>> {
     let file = lock_file(path)?;

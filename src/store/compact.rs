@@ -1,0 +1,272 @@
+//! Compaction and purge: rewriting the log as the store's current state.
+//!
+//! The log is append-only, so superseded records (an old tag value, a
+//! deleted tag, a status that changed) and everything about deleted runs
+//! stay in it. Compaction writes a new log holding just the current state —
+//! one record per experiment, runs in batches with their whole histories —
+//! and swaps it in. Purge (MLflow calls it `gc`) is a compaction that leaves
+//! out soft-deleted runs and deleted experiments with their runs, and
+//! removes their artifacts: afterwards no byte of their values is in any
+//! file of the store, log segments, catalog, snapshot and series included.
+//!
+//! Both need the store to themselves: every open handle holds a shared lock
+//! on `locks/open`, and a rewrite takes it exclusively.
+//!
+//! Steps, and what a crash between them leaves:
+//! 1. write the new log under `log.new/` and fsync it — crash: `log.new` is
+//!    garbage, removed on the next open;
+//! 2. write the marker `REWRITE` — from here the rewrite is decided;
+//! 3. remove the derived files (catalog, snapshots, series files), which
+//!    hold old values too;
+//! 4. rename `log` to `log.old` and `log.new` to `log`;
+//! 5. remove `log.old` and the purged runs' artifacts; remove the marker.
+//!
+//! An open that finds the marker finishes steps 3–5 first (`recover`), then
+//! rebuilds the derived state from the new log.
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::Path;
+
+use super::record::{Entry, ExperimentRec, Op, RunRec, SeriesRec};
+use super::snapshot::sync_dir;
+use super::{Options, Store, open, streams};
+use crate::error::{Error, Result};
+use crate::log::StreamWriter;
+use crate::model::{LifecycleStage, now_ms};
+
+const MARKER: &str = "REWRITE";
+/// Runs per record in the rewritten log.
+const RUNS_PER_RECORD: usize = 256;
+
+/// What a compaction or purge did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompactReport {
+    pub experiments_removed: u64,
+    pub runs_removed: u64,
+    pub log_bytes_before: u64,
+    pub log_bytes_after: u64,
+}
+
+impl Store {
+    /// Rewrites the log as the current state, dropping superseded records.
+    /// Consumes the handle and returns a fresh one. Fails if any other
+    /// handle (in any process) has the store open.
+    pub fn compact(self) -> Result<(Store, CompactReport)> {
+        self.rewrite(false)
+    }
+
+    /// Removes soft-deleted runs, and deleted experiments with all their
+    /// runs, from every file of the store, artifacts included (MLflow's
+    /// `gc`). Consumes the handle and returns a fresh one. Fails if any
+    /// other handle has the store open.
+    pub fn purge(self) -> Result<(Store, CompactReport)> {
+        self.rewrite(true)
+    }
+
+    fn rewrite(self, purge: bool) -> Result<(Store, CompactReport)> {
+        if self.writer.is_none() {
+            return Err(Error::InvalidState("the store is open read-only".into()));
+        }
+        self.refresh()?;
+        let root = self.root.clone();
+        let options = self.options.clone();
+        let plan = Plan::of(&self, purge)?;
+        drop(self);
+
+        let exclusive = streams::try_exclusive_open(&root)?.ok_or_else(|| {
+            Error::InvalidState(format!(
+                "{} is open elsewhere; compact and purge need the store to themselves",
+                root.display()
+            ))
+        })?;
+        let mut report = plan.report.clone();
+        report.log_bytes_before = open::folder_size(&streams::log_dir(&root));
+        plan.write_new_log(&root, &options)?;
+        decide(&root)?;
+        recover(&root)?;
+        for run_id in &plan.removed_runs {
+            let dir = root.join("artifacts").join(run_id);
+            if dir.exists() {
+                fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            }
+        }
+        report.log_bytes_after = open::folder_size(&streams::log_dir(&root));
+        drop(exclusive);
+
+        let store = Store::open(&root, options)?;
+        store.checkpoint()?;
+        Ok((store, report))
+    }
+}
+
+/// The records of the new log, and what is left out.
+struct Plan {
+    records: Vec<Op>,
+    removed_runs: Vec<String>,
+    report: CompactReport,
+}
+
+impl Plan {
+    fn of(store: &Store, purge: bool) -> Result<Plan> {
+        let state = store.read();
+        let table = &state.table;
+        let mut records = Vec::new();
+        let mut report = CompactReport::default();
+        let mut gone_experiments = HashSet::new();
+        for row in table.experiments() {
+            let e = &row.experiment;
+            if purge && e.lifecycle_stage == LifecycleStage::Deleted {
+                gone_experiments.insert(e.experiment_id.clone());
+                report.experiments_removed += 1;
+                continue;
+            }
+            records.push(Op::PutExperiment(ExperimentRec::from(e)));
+        }
+
+        let mut removed_runs = Vec::new();
+        let mut batch = Vec::new();
+        for ord in 0..table.len() as u32 {
+            let info = table.info(ord);
+            let deleted = info.lifecycle_stage == LifecycleStage::Deleted;
+            if purge && (deleted || gone_experiments.contains(&info.experiment_id)) {
+                removed_runs.push(info.run_id);
+                continue;
+            }
+            batch.push(run_rec(&state, ord)?);
+            if batch.len() == RUNS_PER_RECORD {
+                records.push(put_runs(std::mem::take(&mut batch)));
+            }
+        }
+        if !batch.is_empty() {
+            records.push(put_runs(batch));
+        }
+        report.runs_removed = removed_runs.len() as u64;
+        Ok(Plan {
+            records,
+            removed_runs,
+            report,
+        })
+    }
+
+    /// Writes the records as stream 1 under `log.new/`, durably.
+    fn write_new_log(&self, root: &Path, options: &Options) -> Result<()> {
+        let new_log = root.join("log.new");
+        if new_log.exists() {
+            fs::remove_dir_all(&new_log).map_err(|e| Error::io(&new_log, e))?;
+        }
+        let dir = crate::log::stream_dir(&new_log, 1);
+        let (mut writer, _) = StreamWriter::open(&dir, 1, options.segment_size)?;
+        let hlc = super::commit::next_hlc(0, 1);
+        for op in &self.records {
+            let entry = Entry {
+                hlc,
+                op: op.clone(),
+            };
+            let payload = super::record::encode(&entry)?;
+            writer.append(op.type_code(), &payload)?;
+        }
+        writer.sync()?;
+        sync_dir(&new_log)?;
+        sync_dir(root)
+    }
+}
+
+fn put_runs(runs: Vec<RunRec>) -> Op {
+    Op::PutRuns {
+        runs,
+        keep_duplicates: true,
+    }
+}
+
+/// A run with everything it holds now, histories in logging order.
+fn run_rec(state: &super::state::State, ord: u32) -> Result<RunRec> {
+    let table = &state.table;
+    let run = table.run(ord);
+    let mut rec = RunRec::from_record(&crate::model::RunRecord {
+        info: run.info,
+        params: run.params,
+        tags: run.tags,
+        metrics: Default::default(),
+        inputs: run.inputs,
+    });
+    rec.metrics = table
+        .row(ord)
+        .metrics
+        .iter()
+        .map(|&(k, _)| {
+            let key = table.metric_keys().resolve(k);
+            Ok(SeriesRec::from_points(key, &state.series.points((ord, k))?))
+        })
+        .collect::<Result<_>>()?;
+    Ok(rec)
+}
+
+/// Writes the marker that commits the rewrite.
+fn decide(root: &Path) -> Result<()> {
+    let marker = root.join(MARKER);
+    fs::write(&marker, now_ms().to_string()).map_err(|e| Error::io(&marker, e))?;
+    fs::File::open(&marker)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::io(&marker, e))?;
+    sync_dir(root)
+}
+
+/// Removes the new log of a rewrite that died before deciding.
+pub(super) fn drop_undecided(root: &Path) -> Result<()> {
+    let new_log = root.join("log.new");
+    if new_log.exists() && !root.join(MARKER).exists() {
+        fs::remove_dir_all(&new_log).map_err(|e| Error::io(&new_log, e))?;
+    }
+    Ok(())
+}
+
+/// Finishes a decided rewrite (or drops an undecided one's leftovers).
+/// Called by a writable open that finds the marker (holding the store to
+/// itself), and by the rewrite itself.
+pub(super) fn recover(root: &Path) -> Result<()> {
+    let marker = root.join(MARKER);
+    let new_log = root.join("log.new");
+    if !marker.exists() {
+        if new_log.exists() {
+            fs::remove_dir_all(&new_log).map_err(|e| Error::io(&new_log, e))?;
+        }
+        return Ok(());
+    }
+    tracing::info!(store = %root.display(), "finishing a log rewrite");
+    remove_derived(root)?;
+    let log = streams::log_dir(root);
+    let old_log = root.join("log.old");
+    if new_log.exists() {
+        if log.exists() && !old_log.exists() {
+            fs::rename(&log, &old_log).map_err(|e| Error::io(&log, e))?;
+        }
+        fs::rename(&new_log, &log).map_err(|e| Error::io(&new_log, e))?;
+        sync_dir(root)?;
+    }
+    if old_log.exists() {
+        fs::remove_dir_all(&old_log).map_err(|e| Error::io(&old_log, e))?;
+    }
+    fs::remove_file(&marker).map_err(|e| Error::io(&marker, e))?;
+    sync_dir(root)
+}
+
+/// Removes the catalog and checkpoint files: derived state that may hold
+/// values the rewrite removed. The next open rebuilds them from the log.
+fn remove_derived(root: &Path) -> Result<()> {
+    let catalog = open::catalog_path(root);
+    if catalog.exists() {
+        fs::remove_file(&catalog).map_err(|e| Error::io(&catalog, e))?;
+    }
+    for dir in ["index", "series"] {
+        let dir = root.join(dir);
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            fs::remove_file(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
+        }
+        sync_dir(&dir)?;
+    }
+    Ok(())
+}
