@@ -65,8 +65,17 @@ pub enum Error {
     InvalidState(String),
 
     /// A file of the store is damaged; `offset` is where the damage was found.
-    #[error("corrupt store file {}: {reason} (at byte offset {offset})", path.display())]
+    #[error("damaged store file {}: {reason} (at byte offset {offset})", path.display())]
     Corruption {
+        path: PathBuf,
+        offset: u64,
+        reason: String,
+    },
+
+    /// A file given to import (an MLflow store, a JSON Lines file) is
+    /// malformed; `offset` is the byte where the problem is.
+    #[error("bad input file {}: {reason} (at byte offset {offset})", path.display())]
+    BadInput {
         path: PathBuf,
         offset: u64,
         reason: String,
@@ -95,6 +104,7 @@ impl Error {
             Error::Internal(_) => ErrorCode::InternalError,
             Error::InvalidState(_) | Error::Locked { .. } => ErrorCode::InvalidState,
             Error::Corruption { .. } => ErrorCode::DataLoss,
+            Error::BadInput { .. } => ErrorCode::InvalidParameterValue,
             Error::Io { .. } => ErrorCode::InternalError,
         }
     }
@@ -112,6 +122,15 @@ impl Error {
     /// Shorthand for [`Error::Corruption`].
     pub fn corrupt(path: impl Into<PathBuf>, offset: u64, reason: impl Into<String>) -> Error {
         Error::Corruption {
+            path: path.into(),
+            offset,
+            reason: reason.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::BadInput`].
+    pub fn bad_input(path: impl Into<PathBuf>, offset: u64, reason: impl Into<String>) -> Error {
+        Error::BadInput {
             path: path.into(),
             offset,
             reason: reason.into(),

@@ -54,7 +54,7 @@ fn read_baseline(run_dir: &Path) -> Result<(), Error> {
 
 fn corruption(err: Error) -> (PathBuf, u64, String) {
     match err {
-        Error::Corruption {
+        Error::BadInput {
             path,
             offset,
             reason,

@@ -198,7 +198,7 @@ fn a_bad_run_stops_the_import_or_is_skipped() {
         &ImportOptions::default(),
     );
     assert!(
-        matches!(err, Err(Error::Corruption { ref path, .. }) if *path == loss),
+        matches!(err, Err(Error::BadInput { ref path, .. }) if *path == loss),
         "{err:?}"
     );
     assert!(!memory.runs.borrow().contains_key(bad_run));

@@ -188,7 +188,7 @@ fn a_failed_lookup_fails_the_run() {
 fn line_error(text: &str) -> (u64, String) {
     let err = read_all(text).into_iter().find_map(Result::err).unwrap();
     match err {
-        Error::Corruption {
+        Error::BadInput {
             path,
             offset,
             reason,

@@ -16,10 +16,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            // clap's message spans lines (usage, tips); its first line says what is wrong.
-            let text = e.to_string();
-            let first = text.lines().next().unwrap_or("invalid command line");
-            eprintln!("error: {}", first.trim_start_matches("error:").trim());
+            eprintln!("error: {}", one_line(&e.to_string()));
             return ExitCode::from(2);
         }
     };
@@ -30,4 +27,15 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// clap's message on one line: what is wrong and the arguments it names,
+/// without the usage block and tips that follow.
+fn one_line(text: &str) -> String {
+    text.lines()
+        .take_while(|line| !line.starts_with("Usage:") && !line.starts_with("For more"))
+        .map(|line| line.trim().trim_start_matches("error:").trim())
+        .filter(|line| !line.is_empty() && !line.starts_with("tip:"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }

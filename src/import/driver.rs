@@ -212,8 +212,13 @@ impl Job<'_> {
                     None => {
                         let tags: Vec<(String, String)> = line.tags.into_iter().collect();
                         let location = line.artifact_location.as_deref();
-                        self.target.create_experiment(&line.name, location, &tags)?;
-                        self.summary.experiments += 1;
+                        // A name the store has already is that experiment (an
+                        // import run again after it stopped half way).
+                        match self.target.create_experiment(&line.name, location, &tags) {
+                            Ok(_) => self.summary.experiments += 1,
+                            Err(Error::ResourceAlreadyExists(_)) => {}
+                            Err(e) => return Err(e),
+                        }
                     }
                 },
                 JsonLine::Run(run) => {

@@ -340,7 +340,7 @@ impl<R: BufRead> Iterator for JsonlReader<R> {
                 Ok(n) => n,
                 Err(e) => {
                     let reason = format!("line {}: {e}", self.line_no + 1);
-                    return Some(Err(Error::corrupt(&self.path, start, reason)));
+                    return Some(Err(Error::bad_input(&self.path, start, reason)));
                 }
             };
             self.line_no += 1;
@@ -350,7 +350,7 @@ impl<R: BufRead> Iterator for JsonlReader<R> {
                 Ok(Some(line)) => return Some(Ok((self.line_no, line))),
                 Err(reason) => {
                     let reason = format!("line {}: {reason}", self.line_no);
-                    return Some(Err(Error::corrupt(&self.path, start, reason)));
+                    return Some(Err(Error::bad_input(&self.path, start, reason)));
                 }
             }
         }

@@ -171,16 +171,16 @@ fn read_run_info(meta_path: &Path, experiment: &ExperimentDir, dir: &Path) -> Re
 // ---- meta.yaml helpers ----
 
 fn bad(path: &Path, reason: impl std::fmt::Display) -> Error {
-    Error::corrupt(path, 0, reason.to_string())
+    Error::bad_input(path, 0, reason.to_string())
 }
 
 fn read_meta(path: &Path) -> Result<BTreeMap<String, Yaml>> {
     let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
     let text = std::str::from_utf8(&bytes)
-        .map_err(|e| Error::corrupt(path, e.valid_up_to() as u64, "not UTF-8"))?;
+        .map_err(|e| Error::bad_input(path, e.valid_up_to() as u64, "not UTF-8"))?;
     yaml::parse(text).map_err(|e| {
         let offset = line_offset(text, e.line);
-        Error::corrupt(path, offset, format!("line {}: {}", e.line, e.reason))
+        Error::bad_input(path, offset, format!("line {}: {}", e.line, e.reason))
     })
 }
 
@@ -265,7 +265,7 @@ fn read_key_files(dir: &Path) -> Result<BTreeMap<String, String>> {
         let bytes = fs::read(&path).map_err(|e| Error::io(&path, e))?;
         let value = String::from_utf8(bytes).map_err(|e| {
             let offset = e.utf8_error().valid_up_to() as u64;
-            Error::corrupt(&path, offset, "value is not UTF-8")
+            Error::bad_input(&path, offset, "value is not UTF-8")
         })?;
         values.insert(key, value);
     }
@@ -288,7 +288,7 @@ pub fn parse_metric_file(bytes: &[u8], path: &Path) -> Result<Vec<MetricPoint>> 
     for (index, raw) in bytes.split_inclusive(|b| *b == b'\n').enumerate() {
         let line_no = index + 1;
         let fail =
-            |reason: String| Error::corrupt(path, offset, format!("line {line_no}: {reason}"));
+            |reason: String| Error::bad_input(path, offset, format!("line {line_no}: {reason}"));
         if !raw.ends_with(b"\n") {
             return Err(fail("truncated line (no newline at end of file)".into()));
         }

@@ -52,7 +52,7 @@ impl MlflowSqlite {
         };
         for table in ["experiments", "runs", "metrics", "params", "tags"] {
             if !db.has_table(table)? {
-                return Err(Error::corrupt(
+                return Err(Error::bad_input(
                     &db.path,
                     0,
                     format!("not an MLflow tracking database (no '{table}' table)"),
@@ -288,14 +288,14 @@ impl MlflowSqlite {
     fn stage(&self, stage: Option<String>) -> Result<LifecycleStage> {
         match stage {
             Some(s) => {
-                LifecycleStage::parse(&s).map_err(|e| Error::corrupt(&self.path, 0, e.to_string()))
+                LifecycleStage::parse(&s).map_err(|e| Error::bad_input(&self.path, 0, e.to_string()))
             }
             None => Ok(LifecycleStage::Active),
         }
     }
 
     fn bad(&self, run_id: &str, e: Error) -> Error {
-        Error::corrupt(&self.path, 0, format!("run {run_id}: {e}"))
+        Error::bad_input(&self.path, 0, format!("run {run_id}: {e}"))
     }
 
     /// The local folder of a run's artifacts, tried in this order:
@@ -336,5 +336,5 @@ fn strip_file_scheme(uri: &str) -> &str {
 }
 
 fn sql(path: &Path, e: rusqlite::Error) -> Error {
-    Error::corrupt(path, 0, format!("cannot read MLflow SQLite database: {e}"))
+    Error::bad_input(path, 0, format!("cannot read MLflow SQLite database: {e}"))
 }

@@ -158,9 +158,16 @@ impl Store {
     /// Writes an experiment exactly as given (import): id, name, times,
     /// lifecycle and tags. An experiment with the same id is replaced; a
     /// name held by another experiment is RESOURCE_ALREADY_EXISTS.
+    /// An empty artifact location gets the store's default one.
     pub fn import_experiment(&self, experiment: &Experiment) -> Result<()> {
         validate_experiment_id(&experiment.experiment_id)?;
         validate_experiment_name(&experiment.name)?;
+        let mut experiment = experiment.clone();
+        if experiment.artifact_location.is_empty() {
+            experiment.artifact_location =
+                self.default_artifact_location(&experiment.experiment_id);
+        }
+        let experiment = &experiment;
         self.commit_exclusive(|state| {
             if let Some(e) = state.table.experiment_ordinal_by_name(&experiment.name) {
                 let holder = &state.table.experiment(e).experiment;
