@@ -287,9 +287,8 @@ impl MlflowSqlite {
 
     fn stage(&self, stage: Option<String>) -> Result<LifecycleStage> {
         match stage {
-            Some(s) => {
-                LifecycleStage::parse(&s).map_err(|e| Error::bad_input(&self.path, 0, e.to_string()))
-            }
+            Some(s) => LifecycleStage::parse(&s)
+                .map_err(|e| Error::bad_input(&self.path, 0, e.to_string())),
             None => Ok(LifecycleStage::Active),
         }
     }

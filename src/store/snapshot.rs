@@ -1,8 +1,9 @@
 //! Checkpoint snapshot of the run table and every metric history.
 //!
-//! Layout: magic `RSSNAP01` (8 bytes), payload length (u64 LE), CRC32 of the
-//! payload (u32 LE), payload = lz4 (size-prepended) of the rkyv encoding of
-//! [`Snapshot`]. Written to a temporary name, synced, renamed, then the
+//! Layout: magic `RSSNAP02` (8 bytes), then sections, each: payload length
+//! (u64 LE), CRC32 of the payload (u32 LE), payload = lz4 (size-prepended)
+//! of the rkyv encoding of a [`Snapshot`] part of at most 1,024 runs (the
+//! first part also holds the experiments and metric keys). Written to a temporary name, synced, renamed, then the
 //! folder synced; the manifest names it only after that.
 
 use std::fs::{self, File};
@@ -17,8 +18,9 @@ use super::record::{ExperimentRec, InputRec, RunRec};
 use super::state::State;
 use crate::error::{Error, Result};
 
-const MAGIC: &[u8; 8] = b"RSSNAP01";
-const HEADER_LEN: usize = 20;
+const MAGIC: &[u8; 8] = b"RSSNAP02";
+/// Length (u64) and CRC32 (u32) before each section.
+const SECTION_HEAD_LEN: usize = 12;
 
 /// Everything a checkpoint needs to rebuild the state, but the metric
 /// histories, which go to the series file of the same checkpoint.
@@ -40,7 +42,7 @@ pub struct Snapshot {
 }
 
 /// Clocks of one run's fields, params and tags (deleted tags included).
-#[derive(Debug, Archive, Serialize, Deserialize)]
+#[derive(Debug, Clone, Archive, Serialize, Deserialize)]
 pub struct RunClocks {
     pub name: u64,
     pub status: u64,
@@ -116,61 +118,125 @@ pub fn capture(state: &State) -> Snapshot {
     }
 }
 
-/// Writes a snapshot durably to `path`.
-pub fn write(path: &Path, snapshot: &Snapshot) -> Result<u64> {
-    let encoded = rkyv::to_bytes::<rancor::Error>(snapshot)
-        .map_err(|e| Error::Internal(format!("cannot encode snapshot: {e}")))?;
-    let payload = lz4_flex::compress_prepend_size(&encoded);
-    let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
-    bytes.extend_from_slice(MAGIC);
-    bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-    bytes.extend_from_slice(&payload);
+/// Runs per section: keeps every rkyv archive far below the 2 GiB its
+/// 32-bit relative pointers can span.
+const RUNS_PER_SECTION: usize = 1024;
 
+/// Writes a snapshot durably to `path`, as sections of at most
+/// `RUNS_PER_SECTION` runs (the first also holds experiments and keys).
+pub fn write(path: &Path, snapshot: &Snapshot) -> Result<u64> {
     let tmp = path.with_extension("tmp");
-    let mut file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    file.write_all(&bytes).map_err(|e| Error::io(&tmp, e))?;
+    let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let mut out = std::io::BufWriter::new(file);
+    let mut written = MAGIC.len() as u64;
+    out.write_all(MAGIC).map_err(|e| Error::io(&tmp, e))?;
+
+    let sections = snapshot.runs.len().div_ceil(RUNS_PER_SECTION).max(1);
+    for i in 0..sections {
+        let range = i * RUNS_PER_SECTION..((i + 1) * RUNS_PER_SECTION).min(snapshot.runs.len());
+        let section = Snapshot {
+            experiments: if i == 0 {
+                snapshot.experiments.clone()
+            } else {
+                Vec::new()
+            },
+            metric_keys: if i == 0 {
+                snapshot.metric_keys.clone()
+            } else {
+                Vec::new()
+            },
+            runs: snapshot.runs[range.clone()].to_vec(),
+            latest: snapshot.latest[range.clone()].to_vec(),
+            clocks: snapshot.clocks[range].to_vec(),
+        };
+        let encoded = rkyv::to_bytes::<rancor::Error>(&section)
+            .map_err(|e| Error::Internal(format!("cannot encode snapshot: {e}")))?;
+        let payload = lz4_flex::compress_prepend_size(&encoded);
+        let mut head = Vec::with_capacity(12);
+        head.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        head.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        out.write_all(&head)
+            .and_then(|_| out.write_all(&payload))
+            .map_err(|e| Error::io(&tmp, e))?;
+        written += (head.len() + payload.len()) as u64;
+    }
+
+    let file = out
+        .into_inner()
+        .map_err(|e| Error::io(&tmp, e.into_error()))?;
     file.sync_all().map_err(|e| Error::io(&tmp, e))?;
     fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
     if let Some(dir) = path.parent() {
         sync_dir(dir)?;
     }
-    Ok(bytes.len() as u64)
+    Ok(written)
 }
 
-/// Reads and verifies a snapshot.
+/// Reads and verifies a snapshot, every section of it.
 pub fn read(path: &Path) -> Result<Snapshot> {
     let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
-    if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
+    if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
         return Err(Error::corrupt(
             path,
             0,
             "not a runstore snapshot (bad magic)",
         ));
     }
-    let len = u64::from_le_bytes(bytes[8..16].try_into().unwrap_or_default()) as usize;
-    let crc = u32::from_le_bytes(bytes[16..20].try_into().unwrap_or_default());
-    let payload = &bytes[HEADER_LEN..];
-    if payload.len() != len {
+    let mut whole = Snapshot {
+        experiments: Vec::new(),
+        metric_keys: Vec::new(),
+        runs: Vec::new(),
+        latest: Vec::new(),
+        clocks: Vec::new(),
+    };
+    let mut at = MAGIC.len();
+    while at < bytes.len() {
+        let (section, next) = read_section(path, &bytes, at)?;
+        whole.experiments.extend(section.experiments);
+        whole.metric_keys.extend(section.metric_keys);
+        whole.runs.extend(section.runs);
+        whole.latest.extend(section.latest);
+        whole.clocks.extend(section.clocks);
+        at = next;
+    }
+    if whole.latest.len() != whole.runs.len() || whole.clocks.len() != whole.runs.len() {
         return Err(Error::corrupt(
             path,
-            8,
-            "snapshot length does not match the file",
+            0,
+            "snapshot sections disagree on the run count",
         ));
     }
+    Ok(whole)
+}
+
+/// One section at `at`: its snapshot part and where the next one starts.
+fn read_section(path: &Path, bytes: &[u8], at: usize) -> Result<(Snapshot, usize)> {
+    let head = bytes
+        .get(at..at + SECTION_HEAD_LEN)
+        .ok_or_else(|| Error::corrupt(path, at as u64, "snapshot section header cut short"))?;
+    let len = u64::from_le_bytes(head[..8].try_into().unwrap_or_default());
+    let crc = u32::from_le_bytes(head[8..12].try_into().unwrap_or_default());
+    let start = at + SECTION_HEAD_LEN;
+    let end = usize::try_from(len)
+        .ok()
+        .and_then(|len| start.checked_add(len))
+        .filter(|&end| end <= bytes.len())
+        .ok_or_else(|| Error::corrupt(path, at as u64, "snapshot section runs past the file"))?;
+    let payload = &bytes[start..end];
     if crc32fast::hash(payload) != crc {
         return Err(Error::corrupt(
             path,
-            HEADER_LEN as u64,
+            at as u64,
             "snapshot checksum mismatch",
         ));
     }
     let raw = lz4_flex::decompress_size_prepended(payload)
-        .map_err(|e| Error::corrupt(path, HEADER_LEN as u64, format!("lz4: {e}")))?;
+        .map_err(|e| Error::corrupt(path, start as u64, format!("lz4: {e}")))?;
     let mut aligned = AlignedVec::<16>::with_capacity(raw.len());
     aligned.extend_from_slice(&raw);
-    rkyv::from_bytes::<Snapshot, rancor::Error>(&aligned)
-        .map_err(|e| Error::corrupt(path, HEADER_LEN as u64, format!("snapshot: {e}")))
+    let section = rkyv::from_bytes::<Snapshot, rancor::Error>(&aligned)
+        .map_err(|e| Error::corrupt(path, start as u64, format!("snapshot: {e}")))?;
+    Ok((section, end))
 }
 
 /// fsyncs a folder so a rename or new file in it survives a crash.
