@@ -14,6 +14,11 @@ use crate::model::{
     validate_metric, validate_param, validate_run_id, validate_tag,
 };
 
+/// Most runs one `import_runs` call takes.
+pub const MAX_IMPORT_RUNS: usize = 10_000;
+/// Most metric points one `import_runs` call takes.
+pub const MAX_IMPORT_POINTS: usize = 8_000_000;
+
 /// The system tag holding the creating user.
 const USER_TAG: &str = "mlflow.user";
 
@@ -192,7 +197,22 @@ impl Store {
     /// Writes whole runs exactly as given (import), in one record: all of
     /// them or none. Exact duplicate metric points are kept, as the source
     /// had them.
+    /// One call writes at most [`MAX_IMPORT_RUNS`] runs and
+    /// [`MAX_IMPORT_POINTS`] points (one log record must stay well within
+    /// what a frame and its encoding can hold); split larger imports.
     pub fn import_runs(&self, runs: &[RunRecord]) -> Result<()> {
+        let points: usize = runs
+            .iter()
+            .flat_map(|r| r.metrics.values())
+            .map(Vec::len)
+            .sum();
+        if runs.len() > MAX_IMPORT_RUNS || points > MAX_IMPORT_POINTS {
+            return Err(Error::invalid(format!(
+                "An import batch can contain at most {MAX_IMPORT_RUNS} runs and \
+                 {MAX_IMPORT_POINTS} metric points. Got {} runs and {points} points.",
+                runs.len()
+            )));
+        }
         for run in runs {
             validate_run_id(&run.info.run_id)?;
         }
