@@ -42,7 +42,8 @@ def ensure_packages(venv, peers):
     except ImportError:
         pass
     python = os.path.join(venv, "bin", "python")
-    if os.path.realpath(sys.executable) == os.path.realpath(python):
+    # A venv's python is often a symlink to the same binary: compare prefixes.
+    if os.path.realpath(sys.prefix) == os.path.realpath(venv):
         sys.exit(f"{venv} lacks {wanted}: pip install them there")
     if not os.path.exists(python):
         print(f"creating {venv} and installing {' '.join(wanted)} ...", file=sys.stderr)

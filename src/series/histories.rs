@@ -110,7 +110,9 @@ impl Histories {
         if let Some(sealed) = &self.sealed {
             ids.extend(sealed.iter().map(|(run, key, _)| ((run, key), ())));
         }
-        let mut writer = SeriesFileWriter::create(path)?;
+        // The smallest encoding for every series, short ones included: reads
+        // of short series cost little either way.
+        let mut writer = SeriesFileWriter::create(path)?.raw_up_to(0);
         let mut buffer = Vec::new();
         for &id in ids.keys() {
             buffer.clear();
