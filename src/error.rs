@@ -88,10 +88,6 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-
-    /// Another process holds the writer lock of the store.
-    #[error("store {} is locked by another writer process", path.display())]
-    Locked { path: PathBuf },
 }
 
 impl Error {
@@ -102,7 +98,7 @@ impl Error {
             Error::ResourceAlreadyExists(_) => ErrorCode::ResourceAlreadyExists,
             Error::ResourceDoesNotExist(_) => ErrorCode::ResourceDoesNotExist,
             Error::Internal(_) => ErrorCode::InternalError,
-            Error::InvalidState(_) | Error::Locked { .. } => ErrorCode::InvalidState,
+            Error::InvalidState(_) => ErrorCode::InvalidState,
             Error::Corruption { .. } => ErrorCode::DataLoss,
             Error::BadInput { .. } => ErrorCode::InvalidParameterValue,
             Error::Io { .. } => ErrorCode::InternalError,

@@ -200,6 +200,18 @@ fn order_key() -> impl Strategy<Value = String> {
     (key, prop::bool::ANY).prop_map(|(k, asc)| format!("{k} {}", if asc { "ASC" } else { "DESC" }))
 }
 
+fn views() -> Vec<ViewType> {
+    vec![ViewType::ActiveOnly, ViewType::DeletedOnly, ViewType::All]
+}
+
+fn experiment_lists() -> Vec<Vec<String>> {
+    vec![
+        vec![],
+        vec!["1".to_string()],
+        vec!["2".to_string(), "9".to_string()],
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
@@ -209,15 +221,16 @@ proptest! {
         n in 1usize..120,
         clauses in prop::collection::vec(clause(), 0..4),
         order in prop::collection::vec(order_key(), 0..3),
-        view in prop::sample::select(vec![ViewType::ActiveOnly, ViewType::DeletedOnly, ViewType::All]),
-        experiments in prop::sample::select(vec![vec![], vec!["1".to_string()], vec!["2".to_string(), "9".to_string()]]),
+        view in prop::sample::select(views()),
+        experiments in prop::sample::select(experiment_lists()),
         max_results in 1i64..50,
     ) {
         let runs: Vec<RunRecord> =
             (0..n).map(|i| random_run(i, seed.wrapping_add(i as u64 * 0x9E37_79B9))).collect();
         let dir = tempfile::tempdir().unwrap();
         let store = store_with(&dir.path().join("s"), &[experiment("1"), experiment("2")], &runs);
-        let plain: Vec<runstore::Run> = runs.iter().map(|r| store.get_run(&r.info.run_id).unwrap()).collect();
+        let plain: Vec<runstore::Run> =
+            runs.iter().map(|r| store.get_run(&r.info.run_id).unwrap()).collect();
 
         let mut order = order;
         order.dedup_by(|a, b| a.split(' ').next() == b.split(' ').next());
@@ -248,7 +261,12 @@ proptest! {
                     prop_assert_eq!(a.to_string(), b.to_string());
                     break;
                 }
-                _ => prop_assert!(false, "indexed {:?} vs naive {:?}", indexed.is_ok(), naive.is_ok()),
+                _ => prop_assert!(
+                    false,
+                    "indexed {:?} vs naive {:?}",
+                    indexed.is_ok(),
+                    naive.is_ok()
+                ),
             }
         }
     }

@@ -3,7 +3,8 @@
 //! Layout: magic `RSSNAP02` (8 bytes), then sections, each: payload length
 //! (u64 LE), CRC32 of the payload (u32 LE), payload = lz4 (size-prepended)
 //! of the rkyv encoding of a [`Snapshot`] part of at most 1,024 runs (the
-//! first part also holds the experiments and metric keys). Written to a temporary name, synced, renamed, then the
+//! first part also holds the experiments and metric keys). Written to a
+//! temporary name, synced, renamed, then the
 //! folder synced; the manifest names it only after that.
 
 use std::fs::{self, File};
