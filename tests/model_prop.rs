@@ -52,6 +52,8 @@ enum Action {
         exp: usize,
     },
     Checkpoint,
+    Compact,
+    Purge,
     Reopen,
     Crash {
         cut: u16,
@@ -74,6 +76,8 @@ fn action() -> impl Strategy<Value = Action> {
         1 => (1usize..3).prop_map(|exp| Action::DeleteExperiment { exp }),
         1 => (1usize..3).prop_map(|exp| Action::RestoreExperiment { exp }),
         1 => Just(Action::Checkpoint),
+        1 => Just(Action::Compact),
+        1 => Just(Action::Purge),
         1 => Just(Action::Reopen),
         1 => any::<u16>().prop_map(|cut| Action::Crash { cut }),
     ]
@@ -94,6 +98,7 @@ struct ModelRun {
 #[derive(Debug, Clone, Default)]
 struct Model {
     exp_deleted: [bool; 3],
+    exp_purged: [bool; 3],
     runs: Vec<ModelRun>,
 }
 
@@ -106,7 +111,7 @@ impl Model {
     fn apply(&mut self, action: &Action, new_id: Option<String>) -> bool {
         match action {
             Action::CreateRun { exp } => {
-                if self.exp_deleted[*exp] {
+                if self.exp_deleted[*exp] || self.exp_purged[*exp] {
                     return false;
                 }
                 let Some(id) = new_id else { return true };
@@ -164,6 +169,9 @@ impl Model {
                 true
             }
             Action::DeleteExperiment { exp } | Action::RestoreExperiment { exp } => {
+                if self.exp_purged[*exp] {
+                    return false;
+                }
                 let deleted = matches!(action, Action::DeleteExperiment { .. });
                 if self.exp_deleted[*exp] != deleted {
                     self.exp_deleted[*exp] = deleted;
@@ -173,7 +181,16 @@ impl Model {
                 }
                 true
             }
-            Action::Checkpoint | Action::Reopen | Action::Crash { .. } => true,
+            Action::Purge => {
+                for e in 0..3 {
+                    self.exp_purged[e] |= self.exp_deleted[e];
+                }
+                // A deleted experiment goes with every run in it, restored or not.
+                let purged = self.exp_purged;
+                self.runs.retain(|r| !r.deleted && !purged[r.exp]);
+                true
+            }
+            Action::Checkpoint | Action::Compact | Action::Reopen | Action::Crash { .. } => true,
         }
     }
 
@@ -245,7 +262,7 @@ fn perform(
         Action::DeleteExperiment { exp } => store.delete_experiment(exp_id(exps, *exp)),
         Action::RestoreExperiment { exp } => store.restore_experiment(exp_id(exps, *exp)),
         Action::Checkpoint => store.checkpoint(),
-        Action::Reopen | Action::Crash { .. } => Ok(()),
+        Action::Compact | Action::Purge | Action::Reopen | Action::Crash { .. } => Ok(()),
     };
     r.map(|_| None).map_err(|_| ())
 }
@@ -357,6 +374,18 @@ fn run_scenario(actions: Vec<Action>) -> Result<(), String> {
             Action::Reopen => {
                 drop(store.take());
                 store = Some(Store::open(&root, options()).map_err(|e| e.to_string())?);
+            }
+            Action::Compact | Action::Purge => {
+                let old = store.take().ok_or("no store")?;
+                let rewritten = match action {
+                    Action::Purge => old.purge(),
+                    _ => old.compact(),
+                };
+                store = Some(rewritten.map_err(|e| e.to_string())?.0);
+                model.apply(action, None);
+                // The log was rewritten (and synced): a new base for crashes.
+                history = vec![(model.clone(), last_segment(&root))];
+                synced_len = last_segment(&root);
             }
             Action::Crash { cut } => {
                 drop(store.take());
