@@ -271,3 +271,48 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_write_between_pages_is_seen_by_the_next_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs: Vec<RunRecord> = (0..30).map(|i| random_run(i, i as u64 * 31)).collect();
+    let store = store_with(
+        &dir.path().join("s"),
+        &[experiment("1"), experiment("2")],
+        &runs,
+    );
+    let request = |token: Option<String>| SearchRequest {
+        max_results: Some(10),
+        view_type: ViewType::All,
+        order_by: vec!["attributes.run_name ASC".into()],
+        page_token: token,
+        ..SearchRequest::default()
+    };
+    let first = store.search_runs(&request(None)).unwrap();
+    let token = first.next_page_token.clone();
+    // Page 2 twice: the second answer comes from the kept order.
+    let second = store.search_runs(&request(token.clone())).unwrap();
+    let again = store.search_runs(&request(token.clone())).unwrap();
+    let ids = |p: &runstore::SearchPage| {
+        p.runs
+            .iter()
+            .map(|r| r.info.run_id.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&second), ids(&again));
+
+    // A run sorting first appears, so page 2 now starts one run earlier.
+    let mut early = random_run(99, 7);
+    early.info.run_name = "a-first".into();
+    store.import_run(&early).unwrap();
+    let after = store.search_runs(&request(token)).unwrap();
+    let plain: Vec<runstore::Run> = store
+        .run_ids()
+        .unwrap()
+        .iter()
+        .map(|id| store.get_run(id).unwrap())
+        .collect();
+    let expected = search_runs_naive(&plain, &request(first.next_page_token)).unwrap();
+    assert_eq!(ids(&after), ids(&expected));
+    assert_ne!(ids(&after), ids(&second));
+}

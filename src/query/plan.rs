@@ -19,14 +19,60 @@ use crate::error::Result;
 use crate::index::{Ordinal, RunTable, StringIndex};
 use crate::model::ViewType;
 
-/// `search_runs` over the indexes of `table`.
-pub fn search_runs(table: &RunTable, req: &SearchRequest) -> Result<SearchPage> {
+/// Every matching run of a search, in MLflow's order: what later pages of
+/// the same search are cut from.
+#[derive(Debug, Clone)]
+pub struct Ordered {
+    /// The search's identity, as its page tokens carry it.
+    pub query: String,
+    pub ordinals: Vec<Ordinal>,
+}
+
+/// `search_runs` over the indexes of `table`. A first page sorts only as
+/// far as it needs; a later page (one with a token) uses `cache` when it
+/// holds the same search's full order, and otherwise computes that order
+/// and returns it for the caller to keep, so that paging through a large
+/// result costs one sort, not one per page.
+pub fn search_runs(
+    table: &RunTable,
+    req: &SearchRequest,
+    cache: Option<&Ordered>,
+) -> Result<(SearchPage, Option<Ordered>)> {
     let max_results = validate_max_results(req.max_results)?;
     let filter = parse_filter(req.filter.as_deref())?;
     let order = parse_order_by(&req.order_by)?;
     let query = run_query_hash(req);
     let offset = resume_offset(req.page_token.as_deref(), &query)?;
+    let wanted = offset.saturating_add(max_results);
 
+    if let Some(cached) = cache.filter(|c| c.query == query && req.page_token.is_some()) {
+        return Ok((page(table, &cached.ordinals, offset, wanted, &query), None));
+    }
+    let hits = matching(table, req, &filter);
+    if req.page_token.is_none() {
+        let total = hits.len() as usize;
+        let ordered = top(table, &hits, &order, wanted);
+        let mut first = page(table, &ordered, offset, wanted, &query);
+        first.next_page_token = (wanted.min(total) < total).then(|| encode_token(wanted, &query));
+        return Ok((first, None));
+    }
+    let all = top(table, &hits, &order, usize::MAX);
+    let result = page(table, &all, offset, wanted, &query);
+    Ok((
+        result,
+        Some(Ordered {
+            query,
+            ordinals: all,
+        }),
+    ))
+}
+
+/// The runs the request's experiments, view and filter select.
+fn matching(
+    table: &RunTable,
+    req: &SearchRequest,
+    filter: &super::filter::Filter,
+) -> RoaringBitmap {
     let mut hits = candidates(table, req);
     let mut clauses: Vec<&Clause> = filter.clauses.iter().collect();
     clauses.sort_by_key(|c| estimate(table, c, hits.len()));
@@ -36,19 +82,26 @@ pub fn search_runs(table: &RunTable, req: &SearchRequest) -> Result<SearchPage> 
         }
         hits = select(table, clause, &hits);
     }
+    hits
+}
 
-    let wanted = offset.saturating_add(max_results);
-    let ordered = top(table, &hits, &order, wanted);
+/// The window `offset..wanted` of `ordered`, with a token when more follow.
+fn page(
+    table: &RunTable,
+    ordered: &[Ordinal],
+    offset: usize,
+    wanted: usize,
+    query: &str,
+) -> SearchPage {
     let start = offset.min(ordered.len());
     let end = wanted.min(ordered.len());
-    let total = hits.len() as usize;
-    Ok(SearchPage {
+    SearchPage {
         runs: ordered[start..end]
             .iter()
             .map(|&ord| table.run(ord))
             .collect(),
-        next_page_token: (end < total).then(|| encode_token(end, &query)),
-    })
+        next_page_token: (end < ordered.len()).then(|| encode_token(end, query)),
+    }
 }
 
 /// Runs of the requested experiments whose lifecycle the view admits.

@@ -90,6 +90,9 @@ pub struct Store {
     checkpoint_lock: Mutex<u64>,
     /// Serialises refreshes, so no record of another stream is applied twice.
     refresh_lock: Mutex<()>,
+    /// The full order of the last search paged through, with the state
+    /// version it was computed at.
+    search_cache: Mutex<Option<(u64, crate::query::plan::Ordered)>>,
     /// The lock on this handle's writer stream, held while it is open.
     _stream_lock: Option<File>,
     /// Shared lock held by every open handle, so that a log rewrite can

@@ -65,6 +65,7 @@ pub(super) fn open(root: &Path, options: Options) -> Result<Store> {
         group: GroupSync::default(),
         checkpoint_lock: Mutex::new(checkpoint),
         refresh_lock: Mutex::new(()),
+        search_cache: Mutex::new(None),
         _stream_lock: stream_lock,
         _open_lock: open_lock,
     };

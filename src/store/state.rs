@@ -21,6 +21,9 @@ pub struct State {
     pub series: Histories,
     /// Largest hybrid-logical-clock value applied.
     pub hlc: u64,
+    /// Number of records applied: a cached search result is valid while it
+    /// stays the same.
+    pub version: u64,
     /// For each writer stream, the log position up to which its records
     /// are applied.
     pub applied: BTreeMap<u64, Position>,
@@ -32,6 +35,7 @@ impl State {
     /// does not depend on the order records of different streams arrive in.
     pub fn apply(&mut self, entry: &Entry) {
         self.hlc = self.hlc.max(entry.hlc);
+        self.version += 1;
         let clock = entry.hlc;
         match &entry.op {
             Op::PutExperiment(rec) => self.put_experiment(rec),
