@@ -175,7 +175,7 @@ fn an_interrupted_purge_is_finished_on_open() {
     copy(&root, &backup);
     std::fs::rename(root.join("log"), root.join("log.new")).unwrap();
     copy(&backup.join("log"), &root.join("log"));
-    std::fs::write(root.join("REWRITE"), b"1").unwrap();
+    std::fs::write(root.join("REWRITE"), br#"{"remove_artifacts": []}"#).unwrap();
 
     let store = Store::open(&root, options()).unwrap();
     assert!(!root.join("REWRITE").exists());

@@ -30,7 +30,7 @@ use std::path::Path;
 
 use super::record::{Entry, ExperimentRec, Op, RunRec, SeriesRec};
 use super::snapshot::sync_dir;
-use super::{Options, Store, open, streams};
+use super::{Options, Store, failpoint, open, streams};
 use crate::error::{Error, Result};
 use crate::log::StreamWriter;
 use crate::model::{LifecycleStage, now_ms};
@@ -83,14 +83,10 @@ impl Store {
         let mut report = plan.report.clone();
         report.log_bytes_before = open::folder_size(&streams::log_dir(&root));
         plan.write_new_log(&root, &options)?;
-        decide(&root)?;
+        failpoint::hit("rewrite:new-log-written");
+        decide(&root, &plan.removed_runs)?;
+        failpoint::hit("rewrite:decided");
         recover(&root)?;
-        for run_id in &plan.removed_runs {
-            let dir = root.join("artifacts").join(run_id);
-            if dir.exists() {
-                fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-            }
-        }
         report.log_bytes_after = open::folder_size(&streams::log_dir(&root));
         drop(exclusive);
 
@@ -202,10 +198,12 @@ fn run_rec(state: &super::state::State, ord: u32) -> Result<RunRec> {
     Ok(rec)
 }
 
-/// Writes the marker that commits the rewrite.
-fn decide(root: &Path) -> Result<()> {
+/// Writes the marker that commits the rewrite. It lists the runs whose
+/// artifacts go, so a crash cannot leave them behind.
+fn decide(root: &Path, removed_runs: &[String]) -> Result<()> {
     let marker = root.join(MARKER);
-    fs::write(&marker, now_ms().to_string()).map_err(|e| Error::io(&marker, e))?;
+    let text = serde_json::json!({ "time": now_ms(), "remove_artifacts": removed_runs });
+    fs::write(&marker, text.to_string()).map_err(|e| Error::io(&marker, e))?;
     fs::File::open(&marker)
         .and_then(|f| f.sync_all())
         .map_err(|e| Error::io(&marker, e))?;
@@ -235,20 +233,43 @@ pub(super) fn recover(root: &Path) -> Result<()> {
     }
     tracing::info!(store = %root.display(), "finishing a log rewrite");
     remove_derived(root)?;
+    failpoint::hit("rewrite:derived-removed");
     let log = streams::log_dir(root);
     let old_log = root.join("log.old");
     if new_log.exists() {
         if log.exists() && !old_log.exists() {
             fs::rename(&log, &old_log).map_err(|e| Error::io(&log, e))?;
         }
+        failpoint::hit("rewrite:old-log-moved");
         fs::rename(&new_log, &log).map_err(|e| Error::io(&new_log, e))?;
         sync_dir(root)?;
     }
+    failpoint::hit("rewrite:logs-swapped");
     if old_log.exists() {
         fs::remove_dir_all(&old_log).map_err(|e| Error::io(&old_log, e))?;
     }
+    remove_artifacts(root, &marker)?;
     fs::remove_file(&marker).map_err(|e| Error::io(&marker, e))?;
     sync_dir(root)
+}
+
+/// Removes the artifact folders of the runs the marker lists.
+fn remove_artifacts(root: &Path, marker: &Path) -> Result<()> {
+    let text = fs::read_to_string(marker).map_err(|e| Error::io(marker, e))?;
+    let listed: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::corrupt(marker, 0, format!("rewrite marker: {e}")))?;
+    let runs = listed["remove_artifacts"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for run_id in runs.iter().filter_map(|v| v.as_str()) {
+        let dir = root.join("artifacts").join(run_id);
+        let inside = !run_id.is_empty() && !run_id.contains(['/', '\\', '.']);
+        if inside && dir.exists() {
+            fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        }
+    }
+    Ok(())
 }
 
 /// Removes the catalog and checkpoint files: derived state that may hold

@@ -10,6 +10,7 @@ mod artifacts;
 mod commit;
 mod compact;
 mod experiments;
+mod failpoint;
 mod open;
 pub mod record;
 mod runs;

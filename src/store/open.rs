@@ -11,7 +11,7 @@ use super::commit::{GroupSync, Writer};
 use super::record::{Entry, Op};
 use super::state::State;
 use super::{CheckReport, Options, Stats, Store};
-use super::{compact, snapshot, streams};
+use super::{compact, failpoint, snapshot, streams};
 use crate::catalog::{self, Manifest};
 use crate::error::{Error, Result};
 use crate::index::FieldClocks;
@@ -316,7 +316,9 @@ pub(super) fn checkpoint(store: &Store) -> Result<()> {
     let series_dir = store.root.join("series");
     fs::create_dir_all(&series_dir).map_err(|e| Error::io(&series_dir, e))?;
     let sealed = histories.write_file(&series_dir.join(&series_name), &covered)?;
+    failpoint::hit("checkpoint:series-written");
     snapshot::write(&index_dir.join(&name), &snap)?;
+    failpoint::hit("checkpoint:snapshot-written");
     let manifest = Manifest {
         checkpoint: next,
         hlc,
@@ -325,6 +327,7 @@ pub(super) fn checkpoint(store: &Store) -> Result<()> {
         positions,
     };
     catalog::write_waiting(&catalog_path(&store.root), &manifest, &store.read().table)?;
+    failpoint::hit("checkpoint:catalog-written");
     store
         .state
         .write()
@@ -333,6 +336,7 @@ pub(super) fn checkpoint(store: &Store) -> Result<()> {
         .seal(sealed, &covered);
     *number = next;
     remove_old_files(&index_dir, "snapshot-", &name);
+    failpoint::hit("checkpoint:old-snapshot-removed");
     remove_old_files(&series_dir, "series-", &series_name);
     Ok(())
 }
