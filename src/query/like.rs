@@ -7,12 +7,49 @@
 
 /// Whether `value` matches `pattern` (case-sensitive LIKE).
 pub fn like(value: &str, pattern: &str) -> bool {
-    matches(value, pattern, |a, b| a == b)
+    match pieces_match(value, pattern) {
+        Some(answer) => answer,
+        None => matches(value, pattern, |a, b| a == b),
+    }
 }
 
 /// Whether `value` matches `pattern` ignoring ASCII letter case.
 pub fn ilike(value: &str, pattern: &str) -> bool {
+    if !pattern.contains('_') {
+        let (value, pattern) = (value.to_ascii_lowercase(), pattern.to_ascii_lowercase());
+        if let Some(answer) = pieces_match(&value, &pattern) {
+            return answer;
+        }
+    }
     matches(value, pattern, |a, b| a.eq_ignore_ascii_case(&b))
+}
+
+/// The common case without `_`: the literal pieces between `%`s must appear
+/// in order, the first at the start and the last at the end. Substring
+/// search, no allocation. `None` when the pattern has a `_`.
+fn pieces_match(value: &str, pattern: &str) -> Option<bool> {
+    if pattern.contains('_') {
+        return None;
+    }
+    let pieces: Vec<&str> = pattern.split('%').collect();
+    let (first, last) = (pieces[0], pieces[pieces.len() - 1]);
+    if pieces.len() == 1 {
+        return Some(value == pattern);
+    }
+    if value.len() < first.len() + last.len() || !value.starts_with(first) {
+        return Some(false);
+    }
+    if !value.ends_with(last) {
+        return Some(false);
+    }
+    let mut rest = &value[first.len()..value.len() - last.len()];
+    for piece in &pieces[1..pieces.len() - 1] {
+        match rest.find(piece) {
+            Some(at) => rest = &rest[at + piece.len()..],
+            None => return Some(false),
+        }
+    }
+    Some(true)
 }
 
 /// Wildcard matching in O(len(value) * len(pattern)) at worst: on a

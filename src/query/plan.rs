@@ -273,14 +273,20 @@ fn top(table: &RunTable, hits: &RoaringBitmap, order: &[OrderKey], limit: usize)
     let by_start = !order
         .iter()
         .any(|k| k.target == Target::Attribute(Attribute::StartTime));
+    let keys: Vec<SortKey<'_>> = order
+        .iter()
+        .map(|k| SortKey::resolve(table, &k.target))
+        .collect();
     let stride = order.len();
     let mut values: Vec<SortValue<'_>> = Vec::with_capacity(hits.len() as usize * stride);
-    let mut items: Vec<(Ordinal, u32)> = Vec::with_capacity(hits.len() as usize);
+    // (ordinal, index into `values`, start_time): the tie-break inline, so
+    // comparing rarely touches the rows.
+    let mut items: Vec<(Ordinal, u32, i64)> = Vec::with_capacity(hits.len() as usize);
     for (i, ord) in hits.iter().enumerate() {
-        values.extend(order.iter().map(|k| sort_value(table, ord, &k.target)));
-        items.push((ord, i as u32));
+        values.extend(keys.iter().map(|k| k.value(table, ord)));
+        items.push((ord, i as u32, table.row(ord).start_time));
     }
-    let compare = |a: &(Ordinal, u32), b: &(Ordinal, u32)| {
+    let compare = |a: &(Ordinal, u32, i64), b: &(Ordinal, u32, i64)| {
         let (va, vb) = (a.1 as usize * stride, b.1 as usize * stride);
         let mut ord = Ordering::Equal;
         for (i, key) in order.iter().enumerate() {
@@ -289,18 +295,53 @@ fn top(table: &RunTable, hits: &RoaringBitmap, order: &[OrderKey], limit: usize)
             }
             ord = compare_sort_values(values[va + i], values[vb + i], key.ascending);
         }
-        let (ra, rb) = (table.row(a.0), table.row(b.0));
         if by_start {
-            ord = ord.then(rb.start_time.cmp(&ra.start_time));
+            ord = ord.then(b.2.cmp(&a.2));
         }
-        ord.then_with(|| ra.run_id.cmp(&rb.run_id))
+        ord.then_with(|| table.row(a.0).run_id.cmp(&table.row(b.0).run_id))
     };
     if limit < items.len() {
         items.select_nth_unstable_by(limit, compare);
         items.truncate(limit);
     }
     items.sort_unstable_by(compare);
-    items.into_iter().map(|(ord, _)| ord).collect()
+    items.into_iter().map(|(ord, _, _)| ord).collect()
+}
+
+/// An order key with its index looked up once, not once per run.
+enum SortKey<'a> {
+    Metric(Option<&'a crate::index::MetricIndex>),
+    Param(&'a str),
+    Tag(&'a str),
+    Other(&'a Target),
+}
+
+impl<'a> SortKey<'a> {
+    fn resolve(table: &'a RunTable, target: &'a Target) -> SortKey<'a> {
+        match target {
+            Target::Metric(key) => SortKey::Metric(table.metric_index(key)),
+            Target::Param(key) => SortKey::Param(key),
+            Target::Tag(key) => SortKey::Tag(key),
+            other => SortKey::Other(other),
+        }
+    }
+
+    fn value(&self, table: &'a RunTable, ord: Ordinal) -> SortValue<'a> {
+        match self {
+            SortKey::Metric(index) => match index.and_then(|m| m.get(ord)) {
+                Some(v) if v.is_nan() => SortValue::NaN,
+                Some(v) => SortValue::Real(super::naive::sql_metric_value(v)),
+                None => SortValue::Missing,
+            },
+            SortKey::Param(key) => table
+                .param(ord, key)
+                .map_or(SortValue::Missing, SortValue::Text),
+            SortKey::Tag(key) => table
+                .tag(ord, key)
+                .map_or(SortValue::Missing, SortValue::Text),
+            SortKey::Other(target) => sort_value(table, ord, target),
+        }
+    }
 }
 
 /// The value run `ord` sorts by for `target` (run_name from the run's
