@@ -14,6 +14,15 @@ use crate::model::{
     DatasetInput, Experiment, LifecycleStage, MetricPoint, Run, RunInfo, RunStatus,
 };
 
+/// The id of `key` in `keys`, with an index for it in `indexes`.
+fn intern_key(keys: &mut Dict, indexes: &mut Vec<StringIndex>, key: &str) -> u32 {
+    let k = keys.intern(key);
+    if indexes.len() <= k as usize {
+        indexes.resize_with(k as usize + 1, StringIndex::new);
+    }
+    k
+}
+
 /// A tag key, its value (`None` once deleted) and the clock that decided it.
 pub type TagClock<'a> = (&'a str, Option<&'a str>, u64);
 
@@ -351,10 +360,7 @@ impl RunTable {
     /// checks); should two writers race, the write with the smaller clock
     /// (the first) is kept.
     pub fn set_param(&mut self, ord: Ordinal, key: &str, value: &str, clock: u64) {
-        let k = self.param_keys.intern(key);
-        if self.params.len() <= k as usize {
-            self.params.resize_with(k as usize + 1, StringIndex::new);
-        }
+        let k = intern_key(&mut self.param_keys, &mut self.params, key);
         let slots = &mut self.rows[ord as usize].params;
         write_slot(
             slots,
@@ -370,10 +376,7 @@ impl RunTable {
     /// Sets tag `key` of run `ord`, unless a later write (by clock) already
     /// set or deleted it.
     pub fn set_tag(&mut self, ord: Ordinal, key: &str, value: &str, clock: u64) {
-        let k = self.tag_keys.intern(key);
-        if self.tags.len() <= k as usize {
-            self.tags.resize_with(k as usize + 1, StringIndex::new);
-        }
+        let k = intern_key(&mut self.tag_keys, &mut self.tags, key);
         let slots = &mut self.rows[ord as usize].tags;
         write_slot(
             slots,
@@ -389,10 +392,7 @@ impl RunTable {
     /// Deletes tag `key` of run `ord` (leaving a tombstone), unless a later
     /// write already set it.
     pub fn delete_tag(&mut self, ord: Ordinal, key: &str, clock: u64) {
-        let k = self.tag_keys.intern(key);
-        if self.tags.len() <= k as usize {
-            self.tags.resize_with(k as usize + 1, StringIndex::new);
-        }
+        let k = intern_key(&mut self.tag_keys, &mut self.tags, key);
         let slots = &mut self.rows[ord as usize].tags;
         write_slot(
             slots,
