@@ -123,6 +123,9 @@ pub struct ExperimentRow {
 #[derive(Debug, Default, Clone)]
 pub struct RunTable {
     rows: Vec<RunRow>,
+    /// Start time by ordinal, apart from the rows: the default order's key,
+    /// read for every matching run of a search.
+    start_times: Vec<i64>,
     by_id: HashMap<Arc<str>, Ordinal>,
     experiments: Vec<ExperimentRow>,
     experiment_by_id: HashMap<String, u32>,
@@ -239,6 +242,7 @@ impl RunTable {
             inputs: Vec::new(),
         });
         self.by_id.insert(run_id, ord);
+        self.start_times.push(info.start_time);
         self.experiments[e as usize].runs.insert(ord);
         self.set_lifecycle(ord, info.lifecycle_stage, info.deleted_time, 0);
         Some(ord)
@@ -258,6 +262,11 @@ impl RunTable {
 
     pub fn rows(&self) -> &[RunRow] {
         &self.rows
+    }
+
+    /// The start time of run `ord` (from a dense column).
+    pub fn start_time(&self, ord: Ordinal) -> i64 {
+        self.start_times[ord as usize]
     }
 
     pub fn len(&self) -> usize {

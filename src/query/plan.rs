@@ -284,7 +284,7 @@ fn top(table: &RunTable, hits: &RoaringBitmap, order: &[OrderKey], limit: usize)
     let mut items: Vec<(Ordinal, u32, i64)> = Vec::with_capacity(hits.len() as usize);
     for (i, ord) in hits.iter().enumerate() {
         values.extend(keys.iter().map(|k| k.value(table, ord)));
-        items.push((ord, i as u32, table.row(ord).start_time));
+        items.push((ord, i as u32, table.start_time(ord)));
     }
     let compare = |a: &(Ordinal, u32, i64), b: &(Ordinal, u32, i64)| {
         let (va, vb) = (a.1 as usize * stride, b.1 as usize * stride);
