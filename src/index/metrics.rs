@@ -10,6 +10,9 @@ use super::Ordinal;
 pub struct MetricIndex {
     present: RoaringBitmap,
     latest: Vec<f64>,
+    /// Presence again, one byte per run: an O(1) check for sorting, where
+    /// every run is looked up.
+    has: Vec<bool>,
 }
 
 impl MetricIndex {
@@ -18,14 +21,19 @@ impl MetricIndex {
         let i = ord as usize;
         if self.latest.len() <= i {
             self.latest.resize(i + 1, 0.0);
+            self.has.resize(i + 1, false);
         }
         self.latest[i] = value;
+        self.has[i] = true;
         self.present.insert(ord);
     }
 
     /// Forgets the value of run `ord`.
     pub fn remove(&mut self, ord: Ordinal) {
         self.present.remove(ord);
+        if let Some(has) = self.has.get_mut(ord as usize) {
+            *has = false;
+        }
     }
 
     /// Runs that logged this key.
@@ -35,10 +43,11 @@ impl MetricIndex {
 
     /// The latest value of run `ord`, if it has one.
     pub fn get(&self, ord: Ordinal) -> Option<f64> {
-        if !self.present.contains(ord) {
-            return None;
+        let i = ord as usize;
+        match self.has.get(i) {
+            Some(true) => self.latest.get(i).copied(),
+            _ => None,
         }
-        self.latest.get(ord as usize).copied()
     }
 
     /// Runs among `candidates` whose latest value satisfies `keep`.
@@ -52,7 +61,7 @@ impl MetricIndex {
 
     /// Approximate heap bytes held.
     pub fn heap_bytes(&self) -> usize {
-        self.latest.capacity() * 8 + self.present.serialized_size()
+        self.latest.capacity() * 8 + self.has.capacity() + self.present.serialized_size()
     }
 }
 
