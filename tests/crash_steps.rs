@@ -4,6 +4,10 @@
 //! and finishing the interrupted work must then succeed.
 //! The test binary re-executes itself as the process that dies.
 
+mod common;
+
+use common::files::copy_tree;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -90,18 +94,6 @@ fn build(root: &Path) {
     store.delete_run(&runs[0]).unwrap();
 }
 
-fn copy(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 fn truth(root: &Path) -> serde_json::Value {
     let store = Store::open(root, options()).unwrap();
     store_truth_json(&store).unwrap()
@@ -134,7 +126,7 @@ fn a_crash_at_any_step_opens_to_the_same_content() {
     let before = truth(&original);
 
     let purged = dir.path().join("purged");
-    copy(&original, &purged);
+    copy_tree(&original, &purged);
     let (store, _) = Store::open(&purged, options()).unwrap().purge().unwrap();
     drop(store);
     let after_purge = truth(&purged);
@@ -149,7 +141,7 @@ fn a_crash_at_any_step_opens_to_the_same_content() {
         let copy_root = dir
             .path()
             .join(format!("{work}-{}", step.replace(':', "-")));
-        copy(&original, &copy_root);
+        copy_tree(&original, &copy_root);
         die_at(&copy_root, work, step);
 
         let reopened = truth(&copy_root);

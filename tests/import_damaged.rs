@@ -2,6 +2,10 @@
 //! documented error naming the file (and line), never a panic, and spoils
 //! only the run it belongs to.
 
+mod common;
+
+use common::files::copy_tree;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -16,19 +20,6 @@ fn fixture(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data/fixtures")
         .join(path)
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// A fresh copy of `feature/mlruns` and the baseline run's folder in it.

@@ -2,6 +2,10 @@
 //! for the store: counts, progress, stop or skip on bad and existing runs,
 //! experiment names resolved for JSON Lines.
 
+mod common;
+
+use common::files::copy_tree;
+
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fs;
@@ -164,18 +168,6 @@ fn existing_runs_are_an_error_unless_skipped() {
     let (summary, _) = run_import(&memory, &source, SourceKind::MlflowDir, &opts).unwrap();
     assert_eq!((summary.experiments, summary.runs), (0, 0));
     assert_eq!(summary.skipped.len(), 6);
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        match entry.file_type().unwrap().is_dir() {
-            true => copy_tree(&entry.path(), &target),
-            false => drop(fs::copy(entry.path(), &target).unwrap()),
-        }
-    }
 }
 
 #[test]

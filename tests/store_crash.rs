@@ -3,6 +3,10 @@
 //! or fail with a typed error; it must never panic, and whatever it returns
 //! must be a prefix of what was written, never different data.
 
+mod common;
+
+use common::files::{copy_tree, files_under};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -58,32 +62,6 @@ fn build(root: &Path) -> Histories {
     histories
 }
 
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(files(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out.sort();
-    out
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 /// Opens the damaged copy; if it opens, everything it holds must be a
 /// prefix of what was written.
 fn open_and_compare(root: &Path, written: &Histories, what: &str) -> Result<(), runstore::Error> {
@@ -106,7 +84,7 @@ fn open_and_compare(root: &Path, written: &Histories, what: &str) -> Result<(), 
 }
 
 fn last_segment(root: &Path) -> PathBuf {
-    files(&root.join("log"))
+    files_under(&root.join("log"))
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "seg"))
         .max()
@@ -126,7 +104,7 @@ fn cutting_the_last_segment_anywhere_recovers_a_prefix() {
     let start = len.saturating_sub(1536);
     for cut in start..len {
         let copy = dir.path().join(format!("cut-{cut}"));
-        copy_dir(&original, &copy);
+        copy_tree(&original, &copy);
         let file = std::fs::OpenOptions::new()
             .write(true)
             .open(copy.join(&relative))
@@ -146,7 +124,7 @@ fn flipped_bytes_anywhere_give_typed_errors_or_a_prefix() {
     let original = dir.path().join("original");
     let written = build(&original);
     let mut outcomes = (0, 0);
-    for file in files(&original) {
+    for file in files_under(&original) {
         let relative = file.strip_prefix(&original).unwrap().to_path_buf();
         if relative.starts_with("locks") || relative.ends_with("LOCK") {
             continue;
@@ -157,7 +135,7 @@ fn flipped_bytes_anywhere_give_typed_errors_or_a_prefix() {
         let spots = (0..len).step_by(stride as usize).chain(len.checked_sub(1));
         for at in spots {
             let copy = dir.path().join("flip");
-            copy_dir(&original, &copy);
+            copy_tree(&original, &copy);
             let target = copy.join(&relative);
             let mut bytes = std::fs::read(&target).unwrap();
             bytes[at as usize] ^= 0x5a;

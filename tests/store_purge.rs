@@ -1,6 +1,10 @@
 //! Purge erases deleted runs and experiments from every file of the store;
 //! compaction keeps everything; an interrupted rewrite is finished on open.
 
+mod common;
+
+use common::files::copy_tree;
+
 use runstore::{Durability, Metric, NewRun, Options, Param, RunTag, Store};
 
 const MARKER: &str = "zq-erase-me-7Hk2";
@@ -172,9 +176,9 @@ fn an_interrupted_purge_is_finished_on_open() {
     // Pretend the process died right after deciding a rewrite: the old log
     // is still in place, the new one beside it, the marker written.
     let backup = dir.path().join("backup");
-    copy(&root, &backup);
+    copy_tree(&root, &backup);
     std::fs::rename(root.join("log"), root.join("log.new")).unwrap();
-    copy(&backup.join("log"), &root.join("log"));
+    copy_tree(&backup.join("log"), &root.join("log"));
     std::fs::write(root.join("REWRITE"), br#"{"remove_artifacts": []}"#).unwrap();
 
     let store = Store::open(&root, options()).unwrap();
@@ -184,20 +188,8 @@ fn an_interrupted_purge_is_finished_on_open() {
 
     // A rewrite that was not decided yet is dropped.
     drop(store);
-    copy(&root.join("log"), &root.join("log.new"));
+    copy_tree(&root.join("log"), &root.join("log.new"));
     let store = Store::open(&root, options()).unwrap();
     assert!(!root.join("log.new").exists());
     assert_eq!(store.run_ids().unwrap(), vec![kept]);
-}
-
-fn copy(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }

@@ -370,48 +370,28 @@ impl RunTable {
     /// (the first) is kept.
     pub fn set_param(&mut self, ord: Ordinal, key: &str, value: &str, clock: u64) {
         let k = intern_key(&mut self.param_keys, &mut self.params, key);
+        let index = &mut self.params[k as usize];
         let slots = &mut self.rows[ord as usize].params;
-        write_slot(
-            slots,
-            &mut self.params[k as usize],
-            ord,
-            k,
-            Some(value),
-            clock,
-            Wins::First,
-        );
+        write_slot(slots, index, ord, k, Some(value), clock, Wins::First);
     }
 
     /// Sets tag `key` of run `ord`, unless a later write (by clock) already
     /// set or deleted it.
     pub fn set_tag(&mut self, ord: Ordinal, key: &str, value: &str, clock: u64) {
-        let k = intern_key(&mut self.tag_keys, &mut self.tags, key);
-        let slots = &mut self.rows[ord as usize].tags;
-        write_slot(
-            slots,
-            &mut self.tags[k as usize],
-            ord,
-            k,
-            Some(value),
-            clock,
-            Wins::Last,
-        );
+        self.write_tag(ord, key, Some(value), clock);
     }
 
     /// Deletes tag `key` of run `ord` (leaving a tombstone), unless a later
     /// write already set it.
     pub fn delete_tag(&mut self, ord: Ordinal, key: &str, clock: u64) {
+        self.write_tag(ord, key, None, clock);
+    }
+
+    fn write_tag(&mut self, ord: Ordinal, key: &str, value: Option<&str>, clock: u64) {
         let k = intern_key(&mut self.tag_keys, &mut self.tags, key);
+        let index = &mut self.tags[k as usize];
         let slots = &mut self.rows[ord as usize].tags;
-        write_slot(
-            slots,
-            &mut self.tags[k as usize],
-            ord,
-            k,
-            None,
-            clock,
-            Wins::Last,
-        );
+        write_slot(slots, index, ord, k, value, clock, Wins::Last);
     }
 
     /// Every param and tag slot of run `ord` as (key, value or `None` for a

@@ -28,7 +28,7 @@ use std::collections::HashSet;
 use std::fs;
 use std::path::Path;
 
-use super::record::{Entry, ExperimentRec, Op, RunRec, SeriesRec};
+use super::record::{Entry, ExperimentRec, Op, RunRec};
 use super::snapshot::sync_dir;
 use super::{Options, Store, failpoint, open, streams};
 use crate::error::{Error, Result};
@@ -129,7 +129,7 @@ impl Plan {
                 removed_runs.push(info.run_id);
                 continue;
             }
-            batch.push(run_rec(&state, ord)?);
+            batch.push(RunRec::from_record(&state.run_record(ord)?));
             if batch.len() == RUNS_PER_RECORD {
                 records.push(put_runs(std::mem::take(&mut batch)));
             }
@@ -173,29 +173,6 @@ fn put_runs(runs: Vec<RunRec>) -> Op {
         runs,
         keep_duplicates: true,
     }
-}
-
-/// A run with everything it holds now, histories in logging order.
-fn run_rec(state: &super::state::State, ord: u32) -> Result<RunRec> {
-    let table = &state.table;
-    let run = table.run(ord);
-    let mut rec = RunRec::from_record(&crate::model::RunRecord {
-        info: run.info,
-        params: run.params,
-        tags: run.tags,
-        metrics: Default::default(),
-        inputs: run.inputs,
-    });
-    rec.metrics = table
-        .row(ord)
-        .metrics
-        .iter()
-        .map(|&(k, _)| {
-            let key = table.metric_keys().resolve(k);
-            Ok(SeriesRec::from_points(key, &state.series.points((ord, k))?))
-        })
-        .collect::<Result<_>>()?;
-    Ok(rec)
 }
 
 /// Writes the marker that commits the rewrite. It lists the runs whose

@@ -300,6 +300,18 @@ impl RunRec {
         }
     }
 
+    /// A run record of a run's current info, params, tags and inputs,
+    /// without metric points (a checkpoint keeps those elsewhere).
+    pub fn from_run(run: crate::model::Run) -> RunRec {
+        RunRec::from_record(&crate::model::RunRecord {
+            info: run.info,
+            params: run.params,
+            tags: run.tags,
+            metrics: Default::default(),
+            inputs: run.inputs,
+        })
+    }
+
     /// A run record from the model's whole-run form.
     pub fn from_record(run: &crate::model::RunRecord) -> RunRec {
         let info = &run.info;

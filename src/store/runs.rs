@@ -459,24 +459,7 @@ impl Store {
     pub fn run_record(&self, run_id: &str) -> Result<RunRecord> {
         let state = self.read();
         let ord = existing_run(&state, run_id)?;
-        let run = state.table.run(ord);
-        let metrics = state
-            .table
-            .row(ord)
-            .metrics
-            .iter()
-            .map(|&(k, _)| {
-                let key = state.table.metric_keys().resolve(k).to_string();
-                Ok((key, state.series.points((ord, k))?))
-            })
-            .collect::<Result<_>>()?;
-        Ok(RunRecord {
-            info: run.info,
-            params: run.params,
-            tags: run.tags,
-            metrics,
-            inputs: run.inputs,
-        })
+        state.run_record(ord)
     }
 
     /// Ids of every run (any lifecycle), in the order they were created.

@@ -15,7 +15,7 @@ use rkyv::rancor;
 use rkyv::util::AlignedVec;
 use rkyv::{Archive, Deserialize, Serialize};
 
-use super::record::{ExperimentRec, InputRec, RunRec};
+use super::record::{ExperimentRec, RunRec};
 use super::state::State;
 use crate::error::{Error, Result};
 
@@ -62,18 +62,7 @@ pub fn capture(state: &State) -> Snapshot {
         .map(|e| ExperimentRec::from(&e.experiment))
         .collect();
     let runs = (0..table.len() as u32)
-        .map(|ord| {
-            let run = table.run(ord);
-            let mut rec = RunRec::from_record(&crate::model::RunRecord {
-                info: run.info,
-                params: run.params,
-                tags: run.tags,
-                metrics: Default::default(),
-                inputs: vec![],
-            });
-            rec.inputs = run.inputs.iter().map(InputRec::from).collect();
-            rec
-        })
+        .map(|ord| RunRec::from_run(table.run(ord)))
         .collect();
     let latest = table
         .rows()

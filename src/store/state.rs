@@ -256,6 +256,28 @@ impl State {
         }
     }
 
+    /// Run `ord` whole, every history in logging order (export, compaction).
+    pub fn run_record(&self, ord: Ordinal) -> crate::error::Result<crate::model::RunRecord> {
+        let run = self.table.run(ord);
+        let metrics = self
+            .table
+            .row(ord)
+            .metrics
+            .iter()
+            .map(|&(k, _)| {
+                let key = self.table.metric_keys().resolve(k).to_string();
+                Ok((key, self.series.points((ord, k))?))
+            })
+            .collect::<crate::error::Result<_>>()?;
+        Ok(crate::model::RunRecord {
+            info: run.info,
+            params: run.params,
+            tags: run.tags,
+            metrics,
+            inputs: run.inputs,
+        })
+    }
+
     /// Whether run `ord` accepts data (MLflow: only active runs do).
     pub fn is_active(&self, ord: Ordinal) -> bool {
         self.table.row(ord).lifecycle == LifecycleStage::Active
