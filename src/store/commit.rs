@@ -114,18 +114,16 @@ pub(crate) fn commit<T>(
         return Err(poisoned_error(reason));
     }
 
-    let (op, value) = {
+    let (op, value, last_hlc) = {
         let s = state.read().unwrap_or_else(|p| p.into_inner());
-        build(&s)?
+        let (op, value) = build(&s)?;
+        (op, value, s.hlc)
     };
     let Some(op) = op else {
         return Ok(value);
     };
 
-    let hlc = next_hlc(
-        state.read().unwrap_or_else(|p| p.into_inner()).hlc,
-        w.stream,
-    );
+    let hlc = next_hlc(last_hlc, w.stream);
     let entry = Entry { hlc, op };
     let end = w.append(&entry)?;
     if durability == Durability::SyncEach {
