@@ -9,8 +9,8 @@ use common::cases::{self, CaseData, run_dataset_cases};
 use proptest::prelude::*;
 use runstore::query::search_runs_naive;
 use runstore::{
-    Durability, Experiment, LifecycleStage, MetricPoint, Options, RunInfo, RunRecord, RunStatus,
-    SearchRequest, Store, ViewType,
+    Durability, Experiment, LifecycleStage, Metric, MetricPoint, Options, Param, RunInfo,
+    RunRecord, RunStatus, RunTag, SearchRequest, Store, ViewType,
 };
 
 fn store_with(dir: &std::path::Path, experiments: &[Experiment], runs: &[RunRecord]) -> Store {
@@ -23,6 +23,36 @@ fn store_with(dir: &std::path::Path, experiments: &[Experiment], runs: &[RunReco
         store.import_experiment(e).unwrap();
     }
     store.import_runs(runs).unwrap();
+    store
+}
+
+/// A store whose first `frozen` runs went through a checkpoint (so they are
+/// read from its image) before the rest were imported; then some of the
+/// frozen runs are changed, so that their live copies shadow the image.
+fn store_with_checkpoint(
+    dir: &std::path::Path,
+    experiments: &[Experiment],
+    runs: &[RunRecord],
+    frozen: usize,
+    touch: u64,
+) -> Store {
+    let store = store_with(dir, experiments, &runs[..frozen]);
+    store.checkpoint().unwrap();
+    store.import_runs(&runs[frozen..]).unwrap();
+    for (i, run) in runs[..frozen].iter().enumerate() {
+        let id = &run.info.run_id;
+        let pick = (touch.rotate_left(i as u32 % 64) ^ i as u64) % 9;
+        // Writes to deleted runs are refused, as in MLflow; that is fine.
+        let _ = match pick {
+            0 => store.set_tag(id, RunTag::new("t", "x")),
+            1 => store.delete_tag(id, "t"),
+            2 => store.delete_run(id),
+            3 => store.restore_run(id),
+            4 => store.log_metric(id, Metric::new("m", 0.5, 2, 10)),
+            5 => store.log_param(id, Param::new("p", "b")),
+            _ => Ok(()),
+        };
+    }
     store
 }
 
@@ -224,11 +254,19 @@ proptest! {
         view in prop::sample::select(views()),
         experiments in prop::sample::select(experiment_lists()),
         max_results in 1i64..50,
+        frozen in 0usize..120,
+        touch in any::<u64>(),
     ) {
         let runs: Vec<RunRecord> =
             (0..n).map(|i| random_run(i, seed.wrapping_add(i as u64 * 0x9E37_79B9))).collect();
         let dir = tempfile::tempdir().unwrap();
-        let store = store_with(&dir.path().join("s"), &[experiment("1"), experiment("2")], &runs);
+        let store = store_with_checkpoint(
+            &dir.path().join("s"),
+            &[experiment("1"), experiment("2")],
+            &runs,
+            frozen.min(n),
+            touch,
+        );
         let plain: Vec<runstore::Run> =
             runs.iter().map(|r| store.get_run(&r.info.run_id).unwrap()).collect();
 

@@ -95,11 +95,10 @@ fn write_runs_and_keys(
     txn: &redb::WriteTransaction,
     table: &RunTable,
 ) -> std::result::Result<(), redb::Error> {
-    let mut run_ids = txn.open_table(RUN_IDS)?;
-    run_ids.retain(|_, _| false)?;
-    for (ord, row) in table.rows().iter().enumerate() {
-        run_ids.insert(&*row.run_id, ord as u32)?;
-    }
+    // Run ids live in the checkpoint's run image (sorted, searched in
+    // place); a table of them here cost a write per run every checkpoint.
+    // Catalogs written before had one: it goes.
+    txn.delete_table(RUN_IDS)?;
     for (def, dict) in [
         (PARAM_KEYS, table.param_keys()),
         (TAG_KEYS, table.tag_keys()),
@@ -227,7 +226,7 @@ mod tests {
         let manifest = Manifest {
             checkpoint: 3,
             hlc: 99,
-            snapshot: Some("snapshot-3.bin".into()),
+            snapshot: Some("runs-3.img".into()),
             series: Some("series-3.bin".into()),
             positions: [(
                 1,

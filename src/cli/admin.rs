@@ -289,6 +289,7 @@ fn stats(ctx: &Context) -> Result<(), CliError> {
         ("checkpoint_bytes", s.checkpoint_bytes),
         ("artifact_bytes", s.artifact_bytes),
         ("index_heap_bytes", s.index_heap_bytes),
+        ("index_mapped_bytes", s.index_mapped_bytes),
         ("log_bytes_per_point", per_point),
     ];
     say!("{}", key_numbers(&fields, format, ""));

@@ -2,18 +2,27 @@
 //! roaring postings for params and tags, latest-value columns for metrics,
 //! and the run table with attribute columns and lifecycle bitmaps.
 //!
-//! Everything here is derived from the log and rebuilt or loaded from a
-//! checkpoint on open; nothing here touches a file.
+//! Everything here is derived from the log. A checkpoint freezes the run
+//! table into an image (`freeze.rs`, `image.rs`) that the next open maps
+//! and reads in place (`frozen.rs`); what changes after it is kept in
+//! memory beside it (`runs.rs`, `view.rs`).
 
 mod dict;
+mod freeze;
+mod frozen;
+mod image;
 mod metrics;
 mod runs;
 mod strings;
+mod view;
 
 pub use dict::Dict;
+pub use freeze::write_image;
+pub use frozen::Frozen;
 pub use metrics::MetricIndex;
 pub use runs::{ExperimentRow, FieldClocks, RunRow, RunTable, Slot};
 pub use strings::StringIndex;
+pub use view::{KeyView, MetricView, RunRef};
 
 /// Dense ordinal of a run inside one store.
 pub type Ordinal = u32;

@@ -1,5 +1,12 @@
-//! The run table: one row per run by ordinal, the experiments, and the
-//! per-key indexes kept in step with every change.
+//! The run table: every run by ordinal, the experiments, and the per-key
+//! indexes kept in step with every change.
+//!
+//! Runs live in two parts. The frozen part is the last checkpoint's image,
+//! mapped and read in place (`frozen.rs`), ordinals `0..base_len`. The live
+//! part holds runs created since (ordinals from `base_len` on) and a copy of
+//! every frozen run changed since: such a run is *shadowed*, and every read
+//! of it, by ordinal or through an index, goes to its live copy. A
+//! checkpoint folds both parts into a new image.
 //!
 //! These are mutation primitives; MLflow's rules are checked by the store
 //! before a record is logged, so applying a logged record never fails.
@@ -9,7 +16,10 @@ use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 
+use super::frozen::Frozen;
+use super::view::{KeyView, MetricView, RunRef};
 use super::{Dict, MetricIndex, Ordinal, StringIndex};
+use crate::error::Result;
 use crate::model::{
     DatasetInput, Experiment, LifecycleStage, MetricPoint, Run, RunInfo, RunStatus,
 };
@@ -22,9 +32,6 @@ fn intern_key(keys: &mut Dict, indexes: &mut Vec<StringIndex>, key: &str) -> u32
     }
     k
 }
-
-/// A tag key, its value (`None` once deleted) and the clock that decided it.
-pub type TagClock<'a> = (&'a str, Option<&'a str>, u64);
 
 /// Writes `value` (or a tombstone) into the slot of key `k`, if the clock
 /// rule lets it, keeping the key's index in step.
@@ -122,28 +129,40 @@ pub struct ExperimentRow {
 /// Every run and experiment with their indexes.
 #[derive(Debug, Default, Clone)]
 pub struct RunTable {
+    /// The checkpointed runs, ordinals `0..base_len`.
+    base: Option<Arc<Frozen>>,
+    base_len: u32,
+    /// Frozen runs changed since the checkpoint; their rows are in
+    /// `promoted`, their index entries in the live indexes.
+    shadow: RoaringBitmap,
+    promoted: HashMap<Ordinal, RunRow>,
+    /// Runs created since the checkpoint, ordinal `base_len + i`.
     rows: Vec<RunRow>,
-    /// Start time by ordinal, apart from the rows: the default order's key,
-    /// read for every matching run of a search.
+    /// Start time of each run in `rows`, apart from the rows: the default
+    /// order's key, read for every matching run of a search.
     start_times: Vec<i64>,
+    /// Ids of the runs in `rows` (frozen ids are looked up in the image).
     by_id: HashMap<Arc<str>, Ordinal>,
     experiments: Vec<ExperimentRow>,
     experiment_by_id: HashMap<String, u32>,
     experiment_by_name: HashMap<String, u32>,
     deleted: RoaringBitmap,
+    /// Key dictionaries of both parts: the image's keys come first, in its
+    /// order, so key ids mean the same in both.
     param_keys: Dict,
     tag_keys: Dict,
     metric_keys: Dict,
+    /// Live indexes (runs in `rows` and `promoted` only).
     params: Vec<StringIndex>,
     tags: Vec<StringIndex>,
     metrics: Vec<MetricIndex>,
 }
 
-fn find<T: Copy>(pairs: &[(u32, T)], key: u32) -> Result<usize, usize> {
+fn find<T: Copy>(pairs: &[(u32, T)], key: u32) -> std::result::Result<usize, usize> {
     pairs.binary_search_by_key(&key, |(k, _)| *k)
 }
 
-fn find_slot(slots: &[Slot], key: u32) -> Result<usize, usize> {
+fn find_slot(slots: &[Slot], key: u32) -> std::result::Result<usize, usize> {
     slots.binary_search_by_key(&key, |s| s.key)
 }
 
@@ -165,6 +184,35 @@ impl Wins {
 }
 
 impl RunTable {
+    /// A table whose runs are those of a checkpoint image.
+    pub fn from_frozen(frozen: Arc<Frozen>) -> Result<RunTable> {
+        let mut table = RunTable {
+            base_len: frozen.len(),
+            deleted: frozen.deleted()?,
+            ..RunTable::default()
+        };
+        for experiment in frozen.experiments() {
+            let e = table.put_experiment(experiment.clone());
+            table.experiments[e as usize].runs = frozen.experiment_runs(e as usize)?;
+        }
+        for key in frozen.param_key_names() {
+            intern_key(&mut table.param_keys, &mut table.params, key);
+        }
+        for key in frozen.tag_key_names() {
+            intern_key(&mut table.tag_keys, &mut table.tags, key);
+        }
+        for key in frozen.metric_key_names() {
+            table.intern_metric_key(key);
+        }
+        table.base = Some(frozen);
+        Ok(table)
+    }
+
+    /// The checkpoint image the table reads from, if any.
+    pub fn frozen(&self) -> Option<&Arc<Frozen>> {
+        self.base.as_ref()
+    }
+
     // ---- experiments ----
 
     /// Inserts or replaces an experiment (matched by id).
@@ -222,7 +270,7 @@ impl RunTable {
     /// Adds a run; its experiment must exist. Returns its ordinal.
     pub fn insert_run(&mut self, info: &RunInfo) -> Option<Ordinal> {
         let e = self.experiment_ordinal(&info.experiment_id)?;
-        let ord = self.rows.len() as Ordinal;
+        let ord = self.len() as Ordinal;
         let run_id: Arc<str> = Arc::from(info.run_id.as_str());
         self.rows.push(RunRow {
             run_id: run_id.clone(),
@@ -249,38 +297,118 @@ impl RunTable {
     }
 
     pub fn ordinal(&self, run_id: &str) -> Option<Ordinal> {
-        self.by_id.get(run_id).copied()
+        if let Some(&ord) = self.by_id.get(run_id) {
+            return Some(ord);
+        }
+        self.base.as_ref()?.lookup(run_id)
     }
 
-    pub fn row(&self, ord: Ordinal) -> &RunRow {
-        &self.rows[ord as usize]
+    /// The live row of run `ord`, if it has one (created or changed since
+    /// the checkpoint).
+    fn live(&self, ord: Ordinal) -> Option<&RunRow> {
+        if ord >= self.base_len {
+            return self.rows.get((ord - self.base_len) as usize);
+        }
+        if self.promoted.is_empty() {
+            return None;
+        }
+        self.promoted.get(&ord)
     }
 
-    pub fn row_mut(&mut self, ord: Ordinal) -> &mut RunRow {
-        &mut self.rows[ord as usize]
+    /// Whether reads of run `ord` go to the live part.
+    pub fn is_live(&self, ord: Ordinal) -> bool {
+        ord >= self.base_len || (!self.shadow.is_empty() && self.shadow.contains(ord))
     }
 
-    pub fn rows(&self) -> &[RunRow] {
-        &self.rows
+    /// Run `ord`, wherever it lives.
+    pub fn get(&self, ord: Ordinal) -> RunRef<'_> {
+        match (self.live(ord), &self.base) {
+            (Some(row), _) => RunRef::Live(row),
+            (None, Some(base)) => RunRef::Frozen(base, ord),
+            (None, None) => RunRef::Missing,
+        }
+    }
+
+    /// Run `ord` as a mutable live row, copying it out of the frozen part
+    /// first if needed. `None` for an ordinal that names no run.
+    fn live_mut(&mut self, ord: Ordinal) -> Option<&mut RunRow> {
+        if ord >= self.base_len {
+            return self.rows.get_mut((ord - self.base_len) as usize);
+        }
+        if !self.promoted.contains_key(&ord) {
+            let row = self.promote(ord)?;
+            self.promoted.insert(ord, row);
+            self.shadow.insert(ord);
+        }
+        self.promoted.get_mut(&ord)
+    }
+
+    /// A live copy of frozen run `ord`, its values entered in the live
+    /// indexes.
+    fn promote(&mut self, ord: Ordinal) -> Option<RunRow> {
+        let base = self.base.clone()?;
+        if ord >= base.len() {
+            return None;
+        }
+        let mut params = Vec::new();
+        for slot in base.params(ord) {
+            let key = base.param_key(slot.key)?;
+            let value = slot.value.map(|v| key.value(v));
+            let index = self.params.get_mut(slot.key as usize)?;
+            let value = value.map(|v| index.insert(ord, v, None));
+            params.push(Slot { value, ..slot });
+        }
+        let mut tags = Vec::new();
+        for slot in base.tags(ord) {
+            let key = base.tag_key(slot.key)?;
+            let value = slot.value.map(|v| key.value(v));
+            let index = self.tags.get_mut(slot.key as usize)?;
+            let value = value.map(|v| index.insert(ord, v, None));
+            tags.push(Slot { value, ..slot });
+        }
+        let metrics = base.metrics(ord);
+        for &(k, point) in &metrics {
+            self.metrics.get_mut(k as usize)?.set(ord, point.value);
+        }
+        Some(RunRow {
+            run_id: Arc::from(base.run_id(ord)),
+            experiment: base.experiment(ord),
+            run_name: base.run_name(ord).to_string(),
+            user_id: base.user_id(ord).to_string(),
+            status: base.status(ord),
+            start_time: base.start_time(ord),
+            end_time: base.end_time(ord),
+            lifecycle: base.lifecycle(ord),
+            artifact_uri: base.artifact_uri(ord).to_string(),
+            deleted_time: base.deleted_time(ord),
+            params,
+            tags,
+            clocks: base.clocks(ord),
+            metrics,
+            inputs: base.inputs(ord),
+        })
     }
 
     /// The start time of run `ord` (from a dense column).
     pub fn start_time(&self, ord: Ordinal) -> i64 {
-        self.start_times[ord as usize]
+        if ord >= self.base_len {
+            return self.start_times[(ord - self.base_len) as usize];
+        }
+        self.base.as_ref().map_or(0, |b| b.start_time(ord))
     }
 
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.base_len as usize + self.rows.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.len() == 0
     }
 
     /// Every ordinal, `0..len`.
     pub fn all(&self) -> RoaringBitmap {
         let mut all = RoaringBitmap::new();
-        all.insert_range(0..self.rows.len() as u32);
+        all.insert_range(0..self.len() as u32);
         all
     }
 
@@ -297,10 +425,12 @@ impl RunTable {
         time: Option<i64>,
         clock: u64,
     ) {
-        let row = &mut self.rows[ord as usize];
-        if clock < row.clocks.lifecycle {
+        if clock < self.get(ord).clocks().lifecycle {
             return;
         }
+        let Some(row) = self.live_mut(ord) else {
+            return;
+        };
         row.clocks.lifecycle = clock;
         row.lifecycle = stage;
         match stage {
@@ -330,39 +460,112 @@ impl RunTable {
     }
 
     /// Index of a param key, if any run has had it.
-    pub fn param_index(&self, key: &str) -> Option<&StringIndex> {
-        self.param_keys.get(key).map(|k| &self.params[k as usize])
+    pub fn param_index(&self, key: &str) -> Option<KeyView<'_>> {
+        let k = self.param_keys.get(key)?;
+        Some(KeyView::new(
+            self.base.as_deref().and_then(|b| b.param_key(k)),
+            self.params.get(k as usize),
+            &self.shadow,
+        ))
     }
 
-    pub fn tag_index(&self, key: &str) -> Option<&StringIndex> {
-        self.tag_keys.get(key).map(|k| &self.tags[k as usize])
+    pub fn tag_index(&self, key: &str) -> Option<KeyView<'_>> {
+        let k = self.tag_keys.get(key)?;
+        Some(KeyView::new(
+            self.base.as_deref().and_then(|b| b.tag_key(k)),
+            self.tags.get(k as usize),
+            &self.shadow,
+        ))
     }
 
-    pub fn metric_index(&self, key: &str) -> Option<&MetricIndex> {
-        self.metric_keys.get(key).map(|k| &self.metrics[k as usize])
+    pub fn metric_index(&self, key: &str) -> Option<MetricView<'_>> {
+        let k = self.metric_keys.get(key)?;
+        Some(MetricView::new(
+            self.base.as_deref().and_then(|b| b.metric_key(k)),
+            self.metrics.get(k as usize),
+            &self.shadow,
+            self.base_len,
+        ))
     }
 
     /// The value of param `key` of run `ord`.
     pub fn param(&self, ord: Ordinal, key: &str) -> Option<&str> {
         let k = self.param_keys.get(key)?;
-        let row = &self.rows[ord as usize];
-        let slot = row.params[find_slot(&row.params, k).ok()?];
-        Some(self.params[k as usize].values().resolve(slot.value?))
+        match self.live(ord) {
+            Some(row) => {
+                let slot = row.params[find_slot(&row.params, k).ok()?];
+                Some(self.params[k as usize].values().resolve(slot.value?))
+            }
+            None => self.base.as_ref()?.param(ord, k),
+        }
     }
 
     /// The value of tag `key` of run `ord`.
     pub fn tag(&self, ord: Ordinal, key: &str) -> Option<&str> {
         let k = self.tag_keys.get(key)?;
-        let row = &self.rows[ord as usize];
-        let slot = row.tags[find_slot(&row.tags, k).ok()?];
-        Some(self.tags[k as usize].values().resolve(slot.value?))
+        match self.live(ord) {
+            Some(row) => {
+                let slot = row.tags[find_slot(&row.tags, k).ok()?];
+                Some(self.tags[k as usize].values().resolve(slot.value?))
+            }
+            None => self.base.as_ref()?.tag(ord, k),
+        }
     }
 
     /// The latest point of metric `key` of run `ord`.
     pub fn metric(&self, ord: Ordinal, key: &str) -> Option<MetricPoint> {
-        let k = self.metric_keys.get(key)?;
-        let row = &self.rows[ord as usize];
-        find(&row.metrics, k).ok().map(|i| row.metrics[i].1)
+        self.latest_point(ord, self.metric_keys.get(key)?)
+    }
+
+    fn latest_point(&self, ord: Ordinal, k: u32) -> Option<MetricPoint> {
+        match self.live(ord) {
+            Some(row) => find(&row.metrics, k).ok().map(|i| row.metrics[i].1),
+            None => self
+                .base
+                .as_ref()?
+                .metrics(ord)
+                .into_iter()
+                .find(|&(key, _)| key == k)
+                .map(|(_, p)| p),
+        }
+    }
+
+    /// The latest point of every metric of run `ord`, by key id.
+    pub fn metrics_of(&self, ord: Ordinal) -> Vec<(u32, MetricPoint)> {
+        match self.live(ord) {
+            Some(row) => row.metrics.clone(),
+            None => self.base.as_ref().map_or_else(Vec::new, |b| b.metrics(ord)),
+        }
+    }
+
+    /// Params of run `ord` as (key, value, clock).
+    pub fn param_slots(&self, ord: Ordinal) -> Vec<(u32, Option<&str>, u64)> {
+        match (self.live(ord), &self.base) {
+            (Some(row), _) => resolve(&row.params, &self.params),
+            (None, Some(base)) => base
+                .params(ord)
+                .map(|s| {
+                    let value = s.value.zip(base.param_key(s.key)).map(|(v, k)| k.value(v));
+                    (s.key, value, s.clock)
+                })
+                .collect(),
+            (None, None) => Vec::new(),
+        }
+    }
+
+    /// Tags of run `ord` as (key, value or `None` when deleted, clock).
+    pub fn tag_slots(&self, ord: Ordinal) -> Vec<(u32, Option<&str>, u64)> {
+        match (self.live(ord), &self.base) {
+            (Some(row), _) => resolve(&row.tags, &self.tags),
+            (None, Some(base)) => base
+                .tags(ord)
+                .map(|s| {
+                    let value = s.value.zip(base.tag_key(s.key)).map(|(v, k)| k.value(v));
+                    (s.key, value, s.clock)
+                })
+                .collect(),
+            (None, None) => Vec::new(),
+        }
     }
 
     /// Sets param `key` of run `ord`. Params are write-once (the store
@@ -370,9 +573,22 @@ impl RunTable {
     /// (the first) is kept.
     pub fn set_param(&mut self, ord: Ordinal, key: &str, value: &str, clock: u64) {
         let k = intern_key(&mut self.param_keys, &mut self.params, key);
-        let index = &mut self.params[k as usize];
-        let slots = &mut self.rows[ord as usize].params;
-        write_slot(slots, index, ord, k, Some(value), clock, Wins::First);
+        if self.live_mut(ord).is_none() {
+            return;
+        }
+        let row = live_row_mut(&mut self.rows, &mut self.promoted, self.base_len, ord);
+        if let Some(row) = row {
+            let index = &mut self.params[k as usize];
+            write_slot(
+                &mut row.params,
+                index,
+                ord,
+                k,
+                Some(value),
+                clock,
+                Wins::First,
+            );
+        }
     }
 
     /// Sets tag `key` of run `ord`, unless a later write (by clock) already
@@ -389,123 +605,92 @@ impl RunTable {
 
     fn write_tag(&mut self, ord: Ordinal, key: &str, value: Option<&str>, clock: u64) {
         let k = intern_key(&mut self.tag_keys, &mut self.tags, key);
-        let index = &mut self.tags[k as usize];
-        let slots = &mut self.rows[ord as usize].tags;
-        write_slot(slots, index, ord, k, value, clock, Wins::Last);
+        if self.live_mut(ord).is_none() {
+            return;
+        }
+        let row = live_row_mut(&mut self.rows, &mut self.promoted, self.base_len, ord);
+        if let Some(row) = row {
+            let index = &mut self.tags[k as usize];
+            write_slot(&mut row.tags, index, ord, k, value, clock, Wins::Last);
+        }
     }
 
-    /// Every param and tag slot of run `ord` as (key, value or `None` for a
-    /// deleted tag, clock), for checkpoints.
-    pub fn slots(&self, ord: Ordinal) -> (Vec<(&str, u64)>, Vec<TagClock<'_>>) {
-        let row = &self.rows[ord as usize];
-        let params = row
-            .params
-            .iter()
-            .map(|s| (self.param_keys.resolve(s.key), s.clock))
-            .collect();
-        let tags = row
-            .tags
-            .iter()
-            .map(|s| {
-                let value = s
-                    .value
-                    .map(|v| self.tags[s.key as usize].values().resolve(v));
-                (self.tag_keys.resolve(s.key), value, s.clock)
-            })
-            .collect();
-        (params, tags)
-    }
-
-    /// Puts back the clocks (and tag tombstones) a checkpoint recorded for
-    /// run `ord`, after its values were restored.
-    pub fn restore_clocks(
-        &mut self,
-        ord: Ordinal,
-        clocks: FieldClocks,
-        params: &[(String, u64)],
-        tags: &[(String, Option<String>, u64)],
-    ) {
-        self.rows[ord as usize].clocks = clocks;
-        for (key, clock) in params {
-            if let Some(k) = self.param_keys.get(key) {
-                let row = &mut self.rows[ord as usize];
-                if let Ok(i) = find_slot(&row.params, k) {
-                    row.params[i].clock = *clock;
-                }
-            }
-        }
-        for (key, value, clock) in tags {
-            match value {
-                Some(value) => self.set_tag(ord, key, value, *clock),
-                None => self.delete_tag(ord, key, *clock),
-            }
-        }
+    /// The live row of `ord` borrowed from the row fields alone, so that an
+    /// index can be borrowed beside it.
+    fn live_rows(&mut self, ord: Ordinal) -> Option<&mut RunRow> {
+        live_row_mut(&mut self.rows, &mut self.promoted, self.base_len, ord)
     }
 
     /// Renames run `ord` (the name a `mlflow.runName` write decides too).
     pub fn set_run_name(&mut self, ord: Ordinal, name: &str, clock: u64) {
-        let row = &mut self.rows[ord as usize];
-        if clock >= row.clocks.name {
+        if clock < self.get(ord).clocks().name {
+            return;
+        }
+        if let Some(row) = self.live_mut(ord) {
             row.clocks.name = clock;
             row.run_name = name.to_string();
         }
     }
 
     pub fn set_status(&mut self, ord: Ordinal, status: RunStatus, clock: u64) {
-        let row = &mut self.rows[ord as usize];
-        if clock >= row.clocks.status {
+        if clock < self.get(ord).clocks().status {
+            return;
+        }
+        if let Some(row) = self.live_mut(ord) {
             row.clocks.status = clock;
             row.status = status;
         }
     }
 
     pub fn set_end_time(&mut self, ord: Ordinal, end_time: i64, clock: u64) {
-        let row = &mut self.rows[ord as usize];
-        if clock >= row.clocks.end_time {
+        if clock < self.get(ord).clocks().end_time {
+            return;
+        }
+        if let Some(row) = self.live_mut(ord) {
             row.clocks.end_time = clock;
             row.end_time = Some(end_time);
         }
     }
 
-    /// Interns metric keys in the order given (restoring a checkpoint, whose
-    /// series file names keys by id).
-    pub fn intern_metric_keys<'a>(&mut self, keys: impl IntoIterator<Item = &'a str>) {
-        for key in keys {
-            let k = self.metric_keys.intern(key);
-            if self.metrics.len() <= k as usize {
-                self.metrics
-                    .resize_with(k as usize + 1, MetricIndex::default);
-            }
-        }
-    }
-
-    /// Offers a new point of metric `key`; it becomes the latest if it wins
-    /// MLflow's (step, timestamp, value) order.
-    pub fn offer_metric(&mut self, ord: Ordinal, key: &str, point: MetricPoint) {
+    fn intern_metric_key(&mut self, key: &str) -> u32 {
         let k = self.metric_keys.intern(key);
         if self.metrics.len() <= k as usize {
             self.metrics
                 .resize_with(k as usize + 1, MetricIndex::default);
         }
-        let row = &mut self.rows[ord as usize];
-        match find(&row.metrics, k) {
-            Ok(i) => {
-                if point.latest_cmp(&row.metrics[i].1).is_gt() {
-                    row.metrics[i].1 = point;
-                    self.metrics[k as usize].set(ord, point.value);
-                }
-            }
-            Err(i) => {
-                row.metrics.insert(i, (k, point));
-                self.metrics[k as usize].set(ord, point.value);
-            }
+        k
+    }
+
+    /// Offers a new point of metric `key`; it becomes the latest if it wins
+    /// MLflow's (step, timestamp, value) order.
+    pub fn offer_metric(&mut self, ord: Ordinal, key: &str, point: MetricPoint) {
+        let k = self.intern_metric_key(key);
+        let wins = match self.latest_point(ord, k) {
+            Some(latest) => point.latest_cmp(&latest).is_gt(),
+            None => true,
+        };
+        if !wins || self.live_mut(ord).is_none() {
+            return;
         }
+        let Some(row) = self.live_rows(ord) else {
+            return;
+        };
+        match find(&row.metrics, k) {
+            Ok(i) => row.metrics[i].1 = point,
+            Err(i) => row.metrics.insert(i, (k, point)),
+        }
+        self.metrics[k as usize].set(ord, point.value);
     }
 
     /// Adds dataset inputs to run `ord`; an input already logged (same
     /// name and digest) is left as it was.
     pub fn add_inputs(&mut self, ord: Ordinal, inputs: &[DatasetInput]) {
-        let row = &mut self.rows[ord as usize];
+        if inputs.is_empty() {
+            return;
+        }
+        let Some(row) = self.live_mut(ord) else {
+            return;
+        };
         for input in inputs {
             let known = row.inputs.iter().any(|i| {
                 i.dataset.name == input.dataset.name && i.dataset.digest == input.dataset.digest
@@ -520,60 +705,49 @@ impl RunTable {
 
     /// The run as MLflow's `get_run` shows it.
     pub fn run(&self, ord: Ordinal) -> Run {
-        let row = &self.rows[ord as usize];
-        let params = self.resolve_slots(&row.params, &self.param_keys, &self.params);
-        let tags = self.resolve_slots(&row.tags, &self.tag_keys, &self.tags);
-        let metrics = row
-            .metrics
-            .iter()
-            .map(|&(k, p)| (self.metric_keys.resolve(k).to_string(), p))
+        let live = |slots: Vec<(u32, Option<&str>, u64)>, keys: &Dict| {
+            slots
+                .into_iter()
+                .filter_map(|(k, v, _)| Some((keys.resolve(k).to_string(), v?.to_string())))
+                .collect()
+        };
+        let metrics = self
+            .metrics_of(ord)
+            .into_iter()
+            .map(|(k, p)| (self.metric_keys.resolve(k).to_string(), p))
             .collect();
         Run {
             info: self.info(ord),
-            params,
-            tags,
+            params: live(self.param_slots(ord), &self.param_keys),
+            tags: live(self.tag_slots(ord), &self.tag_keys),
             metrics,
-            inputs: row.inputs.clone(),
+            inputs: self.get(ord).inputs(),
         }
-    }
-
-    /// Key and value strings of the live (not deleted) slots.
-    fn resolve_slots(
-        &self,
-        slots: &[Slot],
-        keys: &Dict,
-        indexes: &[StringIndex],
-    ) -> std::collections::BTreeMap<String, String> {
-        slots
-            .iter()
-            .filter_map(|slot| {
-                let value = indexes[slot.key as usize].values().resolve(slot.value?);
-                Some((keys.resolve(slot.key).to_string(), value.to_string()))
-            })
-            .collect()
     }
 
     /// The info part of run `ord`.
     pub fn info(&self, ord: Ordinal) -> RunInfo {
-        let row = &self.rows[ord as usize];
+        let run = self.get(ord);
+        let experiment_id = self
+            .experiments
+            .get(run.experiment() as usize)
+            .map_or_else(String::new, |e| e.experiment.experiment_id.clone());
         RunInfo {
-            run_id: row.run_id.to_string(),
-            experiment_id: self.experiments[row.experiment as usize]
-                .experiment
-                .experiment_id
-                .clone(),
-            run_name: row.run_name.clone(),
-            user_id: row.user_id.clone(),
-            status: row.status,
-            start_time: row.start_time,
-            end_time: row.end_time,
-            lifecycle_stage: row.lifecycle,
-            artifact_uri: row.artifact_uri.clone(),
-            deleted_time: row.deleted_time,
+            run_id: run.run_id().to_string(),
+            experiment_id,
+            run_name: run.run_name().to_string(),
+            user_id: run.user_id().to_string(),
+            status: run.status(),
+            start_time: run.start_time(),
+            end_time: run.end_time(),
+            lifecycle_stage: run.lifecycle(),
+            artifact_uri: run.artifact_uri().to_string(),
+            deleted_time: run.deleted_time(),
         }
     }
 
-    /// Approximate heap bytes of the indexes (not the rows), for `stats`.
+    /// Approximate heap bytes of the indexes and of the runs changed since
+    /// the checkpoint (not the mapped image), for `stats`.
     pub fn index_heap_bytes(&self) -> usize {
         let strings: usize = self
             .params
@@ -587,6 +761,48 @@ impl RunTable {
             .iter()
             .map(|e| e.runs.serialized_size())
             .sum();
-        strings + metrics + experiments + self.deleted.serialized_size() + self.by_id.len() * 48
+        let live_rows = (self.rows.len() + self.promoted.len()) * std::mem::size_of::<RunRow>();
+        strings
+            + metrics
+            + experiments
+            + live_rows
+            + self.deleted.serialized_size()
+            + self.shadow.serialized_size()
+            + self.by_id.len() * 48
+            + self.start_times.capacity() * 8
     }
+
+    /// Bytes of the mapped checkpoint image.
+    pub fn mapped_bytes(&self) -> u64 {
+        self.base.as_ref().map_or(0, |b| b.mapped_bytes())
+    }
+}
+
+/// The live row of `ord` among `rows` (created since the checkpoint) and
+/// `promoted` (changed since).
+fn live_row_mut<'a>(
+    rows: &'a mut [RunRow],
+    promoted: &'a mut HashMap<Ordinal, RunRow>,
+    base_len: u32,
+    ord: Ordinal,
+) -> Option<&'a mut RunRow> {
+    if ord >= base_len {
+        rows.get_mut((ord - base_len) as usize)
+    } else {
+        promoted.get_mut(&ord)
+    }
+}
+
+/// Key ids, value strings and clocks of live slots.
+fn resolve<'a>(slots: &[Slot], indexes: &'a [StringIndex]) -> Vec<(u32, Option<&'a str>, u64)> {
+    slots
+        .iter()
+        .map(|s| {
+            let value = s
+                .value
+                .zip(indexes.get(s.key as usize))
+                .map(|(v, index)| index.values().resolve(v));
+            (s.key, value, s.clock)
+        })
+        .collect()
 }

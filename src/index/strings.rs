@@ -18,6 +18,12 @@ use super::Ordinal;
 const MIN_POSTING_VALUES: usize = 4096;
 const HIGH_CARDINALITY_RATIO: u64 = 4;
 
+/// Whether a key with `distinct` values over `runs` runs keeps postings
+/// (else a value-id column).
+pub(crate) fn keeps_postings(distinct: usize, runs: u64) -> bool {
+    distinct <= MIN_POSTING_VALUES || distinct <= (runs / HIGH_CARDINALITY_RATIO) as usize
+}
+
 /// Index of one string-valued key.
 #[derive(Debug, Default, Clone)]
 pub struct StringIndex {
@@ -86,9 +92,7 @@ impl StringIndex {
 
     /// Turns the postings into the column once values are mostly distinct.
     fn drop_postings_if_high_cardinality(&mut self) {
-        let distinct = self.values.len();
-        let limit = (self.present.len() / HIGH_CARDINALITY_RATIO) as usize;
-        if distinct <= MIN_POSTING_VALUES || distinct <= limit {
+        if keeps_postings(self.values.len(), self.present.len()) {
             return;
         }
         let Some(postings) = self.postings.take() else {

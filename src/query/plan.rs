@@ -16,7 +16,7 @@ use super::order::{OrderKey, parse_order_by};
 use super::request::{SearchPage, SearchRequest};
 use super::token::{encode_token, resume_offset, run_query_hash};
 use crate::error::Result;
-use crate::index::{Ordinal, RunTable, StringIndex};
+use crate::index::{KeyView, MetricView, Ordinal, RunTable};
 use crate::model::ViewType;
 
 /// Every matching run of a search, in MLflow's order: what later pages of
@@ -128,12 +128,9 @@ fn candidates(table: &RunTable, req: &SearchRequest) -> RoaringBitmap {
 /// Rough number of runs a clause costs to evaluate: posting lookups and id
 /// lookups are cheap and selective, scans cost the candidates.
 fn estimate(table: &RunTable, clause: &Clause, candidates: u64) -> u64 {
-    let postings = |index: Option<&StringIndex>| match (index, clause.op, &clause.value) {
-        (Some(idx), Comparator::Eq, Value::Text(v)) if idx.has_postings() => idx
-            .value_id(v)
-            .and_then(|id| idx.postings(id))
-            .map_or(0, |b| b.len()),
+    let postings = |index: Option<KeyView<'_>>| match (index, clause.op, &clause.value) {
         (None, _, _) => 0,
+        (Some(idx), Comparator::Eq, Value::Text(v)) => idx.posting_count(v).unwrap_or(candidates),
         (Some(idx), Comparator::IsNotNull, _) => idx.present().len(),
         _ => candidates,
     };
@@ -141,7 +138,7 @@ fn estimate(table: &RunTable, clause: &Clause, candidates: u64) -> u64 {
         (Target::Attribute(Attribute::RunId), Comparator::Eq | Comparator::In) => 1,
         (Target::Param(key), _) => postings(table.param_index(key)),
         (Target::Tag(key), _) => postings(table.tag_index(key)),
-        (Target::Metric(key), _) => table.metric_index(key).map_or(0, |m| m.present().len()),
+        (Target::Metric(key), _) => table.metric_index(key).map_or(0, |m| m.count()),
         _ => candidates.saturating_mul(2),
     }
 }
@@ -164,7 +161,7 @@ fn select(table: &RunTable, clause: &Clause, within: &RoaringBitmap) -> RoaringB
         }),
         Target::Attribute(attribute) => select_attribute(table, *attribute, clause, within),
         Target::Dataset(field) => scan(within, |ord| {
-            table.row(ord).inputs.iter().any(|input| {
+            table.get(ord).inputs_ref().iter().any(|input| {
                 let stored = match field {
                     DatasetField::Name => Some(input.dataset.name.as_str()),
                     DatasetField::Digest => Some(input.dataset.digest.as_str()),
@@ -185,7 +182,7 @@ fn scan(within: &RoaringBitmap, keep: impl Fn(Ordinal) -> bool) -> RoaringBitmap
 /// value of the key, then answered from its postings or value column; the
 /// other comparators scan the runs having the key.
 fn select_string<'t>(
-    index: Option<&StringIndex>,
+    index: Option<KeyView<'_>>,
     clause: &Clause,
     within: &RoaringBitmap,
     value_of: impl Fn(Ordinal) -> Option<&'t str>,
@@ -200,19 +197,9 @@ fn select_string<'t>(
     match (clause.op, &clause.value) {
         (Comparator::IsNull, _) => within - index.present(),
         (Comparator::IsNotNull, _) => within & index.present(),
-        (Comparator::Eq, Value::Text(v)) => match index.value_id(v) {
-            Some(wanted) => index.select_ids(within, |id| id == wanted),
-            None => RoaringBitmap::new(),
-        },
+        (Comparator::Eq, Value::Text(v)) => index.select_eq(within, v),
         (Comparator::Like | Comparator::ILike, _) => {
-            let matching: Vec<bool> = index
-                .values()
-                .iter()
-                .map(|(_, s)| compare_str(clause.op, s, &clause.value))
-                .collect();
-            index.select_ids(within, |id| {
-                matching.get(id as usize).copied().unwrap_or(false)
-            })
+            index.select_values(within, |s| compare_str(clause.op, s, &clause.value))
         }
         _ => {
             let having = within & index.present();
@@ -234,21 +221,20 @@ fn select_attribute(
         (Attribute::RunId, Comparator::Eq, Value::Text(id)) => lookup(table, [id], within),
         (Attribute::RunId, Comparator::In, Value::List(ids)) => lookup(table, ids, within),
         (Attribute::StartTime | Attribute::EndTime, _, Value::Number(n)) => scan(within, |ord| {
-            let row = table.row(ord);
             let stored = match attribute {
-                Attribute::StartTime => Some(row.start_time),
-                _ => row.end_time,
+                Attribute::StartTime => Some(table.start_time(ord)),
+                _ => table.get(ord).end_time(),
             };
             stored.is_some_and(|s| compare_time(op, s, *n))
         }),
         _ => scan(within, |ord| {
-            let row = table.row(ord);
+            let run = table.get(ord);
             let stored = match attribute {
-                Attribute::RunId => Some(&*row.run_id),
+                Attribute::RunId => Some(run.run_id()),
                 Attribute::RunName => table.tag(ord, RUN_NAME_TAG),
-                Attribute::Status => Some(row.status.as_str()),
-                Attribute::UserId => Some(row.user_id.as_str()),
-                _ => Some(row.artifact_uri.as_str()),
+                Attribute::Status => Some(run.status().as_str()),
+                Attribute::UserId => Some(run.user_id()),
+                _ => Some(run.artifact_uri()),
             };
             stored.is_some_and(|s| compare_str(op, s, &clause.value))
         }),
@@ -298,7 +284,7 @@ fn top(table: &RunTable, hits: &RoaringBitmap, order: &[OrderKey], limit: usize)
         if by_start {
             ord = ord.then(b.2.cmp(&a.2));
         }
-        ord.then_with(|| table.row(a.0).run_id.cmp(&table.row(b.0).run_id))
+        ord.then_with(|| table.get(a.0).run_id().cmp(table.get(b.0).run_id()))
     };
     if limit < items.len() {
         items.select_nth_unstable_by(limit, compare);
@@ -310,7 +296,7 @@ fn top(table: &RunTable, hits: &RoaringBitmap, order: &[OrderKey], limit: usize)
 
 /// An order key with its index looked up once, not once per run.
 enum SortKey<'a> {
-    Metric(Option<&'a crate::index::MetricIndex>),
+    Metric(Option<MetricView<'a>>),
     Param(&'a str),
     Tag(&'a str),
     Other(&'a Target),
@@ -328,7 +314,7 @@ impl<'a> SortKey<'a> {
 
     fn value(&self, table: &'a RunTable, ord: Ordinal) -> SortValue<'a> {
         match self {
-            SortKey::Metric(index) => match index.and_then(|m| m.get(ord)) {
+            SortKey::Metric(index) => match index.as_ref().and_then(|m| m.get(ord)) {
                 Some(v) if v.is_nan() => SortValue::NaN,
                 Some(v) => SortValue::Real(super::naive::sql_metric_value(v)),
                 None => SortValue::Missing,
@@ -357,15 +343,15 @@ fn sort_value<'a>(table: &'a RunTable, ord: Ordinal, target: &Target) -> SortVal
         Target::Param(key) => text(table.param(ord, key)),
         Target::Tag(key) => text(table.tag(ord, key)),
         Target::Attribute(a) => {
-            let row = table.row(ord);
+            let run = table.get(ord);
             match a {
-                Attribute::RunId => SortValue::Text(&row.run_id),
-                Attribute::RunName => SortValue::Text(&row.run_name),
-                Attribute::Status => SortValue::Text(row.status.as_str()),
-                Attribute::UserId => SortValue::Text(&row.user_id),
-                Attribute::ArtifactUri => SortValue::Text(&row.artifact_uri),
-                Attribute::StartTime => SortValue::Int(row.start_time),
-                Attribute::EndTime => row.end_time.map_or(SortValue::Missing, SortValue::Int),
+                Attribute::RunId => SortValue::Text(run.run_id()),
+                Attribute::RunName => SortValue::Text(run.run_name()),
+                Attribute::Status => SortValue::Text(run.status().as_str()),
+                Attribute::UserId => SortValue::Text(run.user_id()),
+                Attribute::ArtifactUri => SortValue::Text(run.artifact_uri()),
+                Attribute::StartTime => SortValue::Int(run.start_time()),
+                Attribute::EndTime => run.end_time().map_or(SortValue::Missing, SortValue::Int),
             }
         }
         Target::Dataset(_) => SortValue::Missing,

@@ -9,8 +9,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::Store;
+use super::open::sync_dir;
 use super::runs::existing_run;
-use super::snapshot::sync_dir;
 use crate::error::{Error, Result};
 
 /// A file (or folder) among a run's artifacts.

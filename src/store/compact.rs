@@ -28,8 +28,8 @@ use std::collections::HashSet;
 use std::fs;
 use std::path::Path;
 
+use super::open::sync_dir;
 use super::record::{Entry, ExperimentRec, Op, RunRec};
-use super::snapshot::sync_dir;
 use super::{Options, Store, failpoint, open, streams};
 use crate::error::{Error, Result};
 use crate::log::StreamWriter;

@@ -15,7 +15,6 @@ mod open;
 pub mod record;
 mod runs;
 mod search;
-mod snapshot;
 mod state;
 mod streams;
 
@@ -200,5 +199,9 @@ pub struct Stats {
     pub log_bytes: u64,
     pub checkpoint_bytes: u64,
     pub artifact_bytes: u64,
+    /// Heap held by indexes and by runs changed since the last checkpoint.
     pub index_heap_bytes: u64,
+    /// Size of the mapped checkpoint image the indexes are read from in
+    /// place (page cache, not heap).
+    pub index_mapped_bytes: u64,
 }

@@ -8,15 +8,14 @@ use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
 use super::commit::{GroupSync, Writer};
-use super::record::{Entry, Op};
+use super::record::Entry;
 use super::state::State;
 use super::{CheckReport, Options, Stats, Store};
-use super::{compact, failpoint, snapshot, streams};
+use super::{compact, failpoint, streams};
 use crate::catalog::{self, Manifest};
 use crate::error::{Error, Result};
-use crate::index::FieldClocks;
+use crate::index::{Frozen, RunTable, write_image};
 use crate::log::{self, Position, StreamWriter};
-use crate::model::MetricPoint;
 use crate::series::{Histories, SeriesFile};
 use std::sync::Arc;
 
@@ -134,7 +133,7 @@ fn prepare_folder(root: &Path, options: &Options) -> Result<bool> {
         .and_then(|_| f.sync_all())
         .map_err(|e| Error::io(&tmp, e))?;
     fs::rename(&tmp, &format_path).map_err(|e| Error::io(&format_path, e))?;
-    snapshot::sync_dir(root)?;
+    sync_dir(root)?;
     Ok(true)
 }
 
@@ -172,8 +171,8 @@ fn load_once(root: &Path) -> Result<(State, u64)> {
     let manifest = read_manifest(root);
     let mut state = State::default();
     if let Some(name) = &manifest.snapshot {
-        let snap = snapshot::read(&root.join("index").join(name))?;
-        restore_snapshot(&mut state, snap);
+        let frozen = Frozen::open(&root.join("index").join(name))?;
+        state.table = RunTable::from_frozen(Arc::new(frozen))?;
         state.hlc = manifest.hlc;
     }
     if let Some(name) = &manifest.series {
@@ -185,13 +184,29 @@ fn load_once(root: &Path) -> Result<(State, u64)> {
     Ok((state, manifest.checkpoint))
 }
 
+/// Name of the run image of checkpoint `n`.
+fn image_name(n: u64) -> String {
+    format!("{IMAGE_PREFIX}{n:016}.img")
+}
+
+const IMAGE_PREFIX: &str = "runs-";
+
 /// The catalog's manifest; an unreadable catalog means "rebuild from the
-/// log" (it is derived state). A catalog busy in another process's
+/// log" (it is derived state), and so does a checkpoint of an older format
+/// (its snapshot is not a run image). A catalog busy in another process's
 /// checkpoint is waited for.
 fn read_manifest(root: &Path) -> Manifest {
     let path = catalog_path(root);
     for attempt in 0..LOAD_ATTEMPTS {
         match catalog::read_manifest(&path) {
+            Ok(Some(m))
+                if m.snapshot
+                    .as_deref()
+                    .is_some_and(|n| !n.starts_with(IMAGE_PREFIX)) =>
+            {
+                tracing::warn!("checkpoint of an older format; rebuilding from the log");
+                return Manifest::default();
+            }
             Ok(m) => return m.unwrap_or_default(),
             Err(e) if attempt + 1 < LOAD_ATTEMPTS && catalog::is_busy(&e) => {
                 std::thread::sleep(Duration::from_millis(10));
@@ -203,47 +218,6 @@ fn read_manifest(root: &Path) -> Manifest {
         }
     }
     Manifest::default()
-}
-
-fn restore_snapshot(state: &mut State, snap: snapshot::Snapshot) {
-    for experiment in snap.experiments {
-        state.apply(&Entry {
-            hlc: 0,
-            op: Op::PutExperiment(experiment),
-        });
-    }
-    state
-        .table
-        .intern_metric_keys(snap.metric_keys.iter().map(String::as_str));
-    state.apply(&Entry {
-        hlc: 0,
-        op: Op::PutRuns {
-            runs: snap.runs,
-            keep_duplicates: true,
-        },
-    });
-    for (ord, latest) in snap.latest.iter().enumerate() {
-        for &(k, step, timestamp, value) in latest {
-            let point = MetricPoint {
-                step,
-                timestamp,
-                value,
-            };
-            let key = snap.metric_keys.get(k as usize).map_or("", String::as_str);
-            state.table.offer_metric(ord as u32, key, point);
-        }
-    }
-    for (ord, c) in snap.clocks.iter().enumerate() {
-        let fields = FieldClocks {
-            name: c.name,
-            status: c.status,
-            end_time: c.end_time,
-            lifecycle: c.lifecycle,
-        };
-        state
-            .table
-            .restore_clocks(ord as u32, fields, &c.params, &c.tags);
-    }
 }
 
 /// Applies every record of every stream (but `skip`) after the positions
@@ -294,31 +268,38 @@ pub(super) fn checkpoint(store: &Store) -> Result<()> {
     let _exclusive = streams::checkpoint_lock(&store.root)?;
     refresh(store)?;
 
-    // Hold the writer so the positions and the state agree.
-    let mut w = writer.lock().unwrap_or_else(|p| p.into_inner());
-    let _no_refresh = store.refresh_lock.lock().unwrap_or_else(|p| p.into_inner());
-    w.sync()?;
-    let (snap, hlc, positions, covered, histories) = {
-        let state = store.read();
-        let covered = state.series.tail_lengths();
-        let histories = state.series.clone();
-        let snap = snapshot::capture(&state);
-        (snap, state.hlc, state.applied.clone(), covered, histories)
-    };
-    drop(_no_refresh);
-    drop(w);
-
     let current = read_manifest(&store.root).checkpoint;
     let next = (*number).max(current) + 1;
-    let name = format!("snapshot-{next:016}.bin");
+    let name = image_name(next);
     let series_name = format!("series-{next:016}.bin");
     let index_dir = store.root.join("index");
     let series_dir = store.root.join("series");
     fs::create_dir_all(&series_dir).map_err(|e| Error::io(&series_dir, e))?;
+    fs::create_dir_all(&index_dir).map_err(|e| Error::io(&index_dir, e))?;
+
+    // Hold the writer so the positions and the state agree; the run image
+    // is written under the state's read lock (readers go on, writers wait).
+    let mut w = writer.lock().unwrap_or_else(|p| p.into_inner());
+    let _no_refresh = store.refresh_lock.lock().unwrap_or_else(|p| p.into_inner());
+    w.sync()?;
+    let (hlc, positions, covered, histories, version) = {
+        let state = store.read();
+        write_image(&state.table, &index_dir.join(&name))?;
+        let covered = state.series.tail_lengths();
+        (
+            state.hlc,
+            state.applied.clone(),
+            covered,
+            state.series.clone(),
+            state.version,
+        )
+    };
+    drop(_no_refresh);
+    drop(w);
+    failpoint::hit("checkpoint:snapshot-written");
+
     let sealed = histories.write_file(&series_dir.join(&series_name), &covered)?;
     failpoint::hit("checkpoint:series-written");
-    snapshot::write(&index_dir.join(&name), &snap)?;
-    failpoint::hit("checkpoint:snapshot-written");
     let manifest = Manifest {
         checkpoint: next,
         hlc,
@@ -328,13 +309,18 @@ pub(super) fn checkpoint(store: &Store) -> Result<()> {
     };
     catalog::write_waiting(&catalog_path(&store.root), &manifest, &store.read().table)?;
     failpoint::hit("checkpoint:catalog-written");
-    store
-        .state
-        .write()
-        .unwrap_or_else(|p| p.into_inner())
-        .series
-        .seal(sealed, &covered);
+    let frozen = Frozen::open(&index_dir.join(&name))?;
+    {
+        let mut state = store.state.write().unwrap_or_else(|p| p.into_inner());
+        state.series.seal(sealed, &covered);
+        // Nothing applied since the image was written: read from it, and
+        // let go of the memory the live part held.
+        if state.version == version {
+            state.table = RunTable::from_frozen(Arc::new(frozen))?;
+        }
+    }
     *number = next;
+    remove_old_files(&index_dir, IMAGE_PREFIX, &name);
     remove_old_files(&index_dir, "snapshot-", &name);
     failpoint::hit("checkpoint:old-snapshot-removed");
     remove_old_files(&series_dir, "series-", &series_name);
@@ -368,7 +354,7 @@ pub(super) fn check(store: &Store) -> Result<CheckReport> {
     let manifest = catalog::read_manifest(&catalog_path(root))?.unwrap_or_default();
     if let Some(name) = manifest.snapshot {
         let path = root.join("index").join(name);
-        snapshot::read(&path)?;
+        Frozen::open(&path)?.check()?;
         report.snapshot_bytes = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     }
     if let Some(name) = manifest.series {
@@ -382,18 +368,16 @@ pub(super) fn check(store: &Store) -> Result<CheckReport> {
 pub(super) fn stats(store: &Store) -> Result<Stats> {
     let state = store.read();
     let table = &state.table;
-    let rows = table.rows();
+    let runs = table.len() as u32;
     Ok(Stats {
         experiments: table.experiments().len() as u64,
-        runs: rows.len() as u64,
+        runs: u64::from(runs),
         deleted_runs: table.deleted().len(),
         metric_points: state.series.total_points(),
-        params: rows.iter().map(|r| r.params.len() as u64).sum(),
-        tags: rows
-            .iter()
-            .flat_map(|r| &r.tags)
-            .filter(|t| t.value.is_some())
-            .count() as u64,
+        params: (0..runs).map(|o| table.param_slots(o).len() as u64).sum(),
+        tags: (0..runs)
+            .map(|o| table.tag_slots(o).iter().filter(|t| t.1.is_some()).count() as u64)
+            .sum(),
         log_bytes: folder_size(&streams::log_dir(&store.root)),
         checkpoint_bytes: folder_size(&store.root.join("index"))
             + folder_size(&store.root.join("series"))
@@ -402,6 +386,7 @@ pub(super) fn stats(store: &Store) -> Result<Stats> {
                 .unwrap_or(0),
         artifact_bytes: folder_size(&store.root.join("artifacts")),
         index_heap_bytes: table.index_heap_bytes() as u64,
+        index_mapped_bytes: table.mapped_bytes(),
     })
 }
 
@@ -417,4 +402,11 @@ pub(crate) fn folder_size(dir: &Path) -> u64 {
             _ => e.metadata().map(|m| m.len()).unwrap_or(0),
         })
         .sum()
+}
+
+/// fsyncs a folder so a rename or new file in it survives a crash.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
 }

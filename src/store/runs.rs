@@ -291,7 +291,7 @@ impl Store {
     fn set_run_lifecycle(&self, run_id: &str, deleted: bool) -> Result<()> {
         self.commit(|state| {
             let ord = existing_run(state, run_id)?;
-            let is_deleted = state.table.row(ord).lifecycle == LifecycleStage::Deleted;
+            let is_deleted = state.table.get(ord).lifecycle() == LifecycleStage::Deleted;
             if is_deleted == deleted {
                 return Ok((None, ()));
             }
@@ -465,11 +465,9 @@ impl Store {
     /// Ids of every run (any lifecycle), in the order they were created.
     pub fn run_ids(&self) -> Result<Vec<String>> {
         let state = self.read();
-        Ok(state
-            .table
-            .rows()
-            .iter()
-            .map(|r| r.run_id.to_string())
+        let table = &state.table;
+        Ok((0..table.len() as u32)
+            .map(|ord| table.get(ord).run_id().to_string())
             .collect())
     }
 }

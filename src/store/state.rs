@@ -127,7 +127,7 @@ impl State {
 
         let runs = self.table.experiment(e).runs.clone();
         for ord in runs {
-            let already = self.table.row(ord).lifecycle == stage(deleted);
+            let already = self.table.get(ord).lifecycle() == stage(deleted);
             if !already {
                 let time = deleted.then_some(time);
                 self.table.set_lifecycle(ord, stage(deleted), time, clock);
@@ -261,8 +261,7 @@ impl State {
         let run = self.table.run(ord);
         let metrics = self
             .table
-            .row(ord)
-            .metrics
+            .metrics_of(ord)
             .iter()
             .map(|&(k, _)| {
                 let key = self.table.metric_keys().resolve(k).to_string();
@@ -280,7 +279,7 @@ impl State {
 
     /// Whether run `ord` accepts data (MLflow: only active runs do).
     pub fn is_active(&self, ord: Ordinal) -> bool {
-        self.table.row(ord).lifecycle == LifecycleStage::Active
+        self.table.get(ord).lifecycle() == LifecycleStage::Active
     }
 }
 
