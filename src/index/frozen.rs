@@ -556,6 +556,11 @@ impl<'a> FrozenKey<'a> {
         self.values.get(id as usize)
     }
 
+    /// Ids of the values containing `needle` (one search over them all).
+    pub fn ids_containing(&self, needle: &[u8]) -> Vec<u32> {
+        self.values.containing(needle)
+    }
+
     /// Distinct values, in id order.
     pub fn values(&self) -> impl Iterator<Item = (u32, &'a str)> + '_ {
         (0..self.values.len()).map(|i| (i as u32, self.values.get(i)))

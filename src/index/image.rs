@@ -375,6 +375,36 @@ impl<'a> Strings<'a> {
         self.blob.get(start..end)
     }
 
+    /// Entries containing `needle`, by one substring search over the blob
+    /// (entries end to end) rather than one per entry. After a match, the
+    /// search goes on from the next entry: one hit per entry is enough, and
+    /// a match that crosses into the next entry hides no match inside its
+    /// own (a later start could not end before the boundary either).
+    pub fn containing(&self, needle: &[u8]) -> Vec<u32> {
+        let finder = memchr::memmem::Finder::new(needle);
+        let mut hits = Vec::new();
+        let (mut from, mut entry) = (0usize, 0usize);
+        while let Some(at) = self.blob.get(from..).and_then(|rest| finder.find(rest)) {
+            let at = from + at;
+            // Advance to the entry holding byte `at`.
+            while self
+                .offsets
+                .get(entry + 1)
+                .is_some_and(|end| end as usize <= at)
+            {
+                entry += 1;
+            }
+            let Some(end) = self.offsets.get(entry + 1).map(|e| e as usize) else {
+                break;
+            };
+            if at + needle.len() <= end {
+                hits.push(entry as u32);
+            }
+            from = end.max(at + 1);
+        }
+        hits
+    }
+
     /// Entry `i` as text; damaged entries (caught by `check`) read as "".
     pub fn get(&self, i: usize) -> &'a str {
         self.bytes(i)
@@ -473,6 +503,20 @@ mod tests {
                 let meta_end = HEADER_LEN + 8 + 8 + 10;
                 i >= meta_end && i < table
             }
+    }
+
+    #[test]
+    fn containing_finds_each_entry_once_and_never_across_entries() {
+        let mut b = StringsBuilder::default();
+        for s in ["xab", "zab", "", "ab", "b", "aab", "abab"] {
+            b.push(s.as_bytes());
+        }
+        let strings = Strings::new(&b.offsets, &b.blob);
+        assert_eq!(strings.containing(b"ab"), vec![0, 1, 3, 5, 6]);
+        // "xab|zab": "abz" only across the boundary.
+        assert_eq!(strings.containing(b"abz"), Vec::<u32>::new());
+        assert_eq!(strings.containing(b"bab"), vec![6]);
+        assert_eq!(strings.containing(b"b"), vec![0, 1, 3, 4, 5, 6]);
     }
 
     #[test]

@@ -196,12 +196,47 @@ impl<'a> KeyView<'a> {
         if let Some(f) = &self.frozen
             && let Some(wanted) = f.value_id(value)
         {
-            out = f.select_ids(&unshadowed(within, self.shadow), |id| id == wanted);
+            let within = unshadowed(within, self.shadow);
+            out = match f.postings(wanted) {
+                Some(postings) => postings & within.as_ref(),
+                None => f.select_ids(&within, |id| id == wanted),
+            };
         }
         if let Some(live) = self.live
             && let Some(wanted) = live.value_id(value)
         {
             out |= live.select_ids(within, |id| id == wanted);
+        }
+        out
+    }
+
+    /// Runs among `within` whose value satisfies `keep`, where every value
+    /// that does contains `needle`: the frozen values are searched for the
+    /// needle all at once, and `keep` decides only those found.
+    pub fn select_containing(
+        &self,
+        within: &RoaringBitmap,
+        needle: &[u8],
+        keep: impl Fn(&str) -> bool,
+    ) -> RoaringBitmap {
+        let mut out = RoaringBitmap::new();
+        if let Some(f) = &self.frozen {
+            let ids: RoaringBitmap = f
+                .ids_containing(needle)
+                .into_iter()
+                .filter(|&id| keep(f.value(id)))
+                .collect();
+            if !ids.is_empty() {
+                out = f.select_ids(&unshadowed(within, self.shadow), |id| ids.contains(id));
+            }
+        }
+        if let Some(live) = self.live {
+            let matching: Vec<bool> = live.values().iter().map(|(_, s)| keep(s)).collect();
+            if matching.contains(&true) {
+                out |= live.select_ids(within, |id| {
+                    matching.get(id as usize).copied().unwrap_or(false)
+                });
+            }
         }
         out
     }

@@ -5,6 +5,89 @@
 //! the whole value and there is no escape character. ILIKE folds ASCII
 //! letters only, as SQLite's `lower()` does, so `ä` does not match `Ä`.
 
+/// A LIKE or ILIKE pattern prepared once for many values: a search
+/// checks every distinct value of a key against the same pattern.
+pub struct LikePattern<'p> {
+    pattern: &'p str,
+    fold_case: bool,
+    /// Pieces between `%`s (lowercased for ILIKE) when there is no `_`.
+    pieces: Option<Vec<String>>,
+    /// Finder of the longest piece, run before the full match.
+    longest: Option<memchr::memmem::Finder<'static>>,
+}
+
+impl<'p> LikePattern<'p> {
+    pub fn new(pattern: &'p str, fold_case: bool) -> LikePattern<'p> {
+        let pieces = (!pattern.contains('_')).then(|| {
+            pattern
+                .split('%')
+                .map(|p| {
+                    if fold_case {
+                        p.to_ascii_lowercase()
+                    } else {
+                        p.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+        });
+        let longest = pieces
+            .as_ref()
+            .and_then(|p| p.iter().max_by_key(|p| p.len()))
+            .filter(|p| !p.is_empty() && !fold_case)
+            .map(|p| memchr::memmem::Finder::new(p.as_bytes()).into_owned());
+        LikePattern {
+            pattern,
+            fold_case,
+            pieces,
+            longest,
+        }
+    }
+
+    /// A substring every matching value contains, byte for byte (so that
+    /// many values can be searched at once); `None` when there is none
+    /// worth searching for.
+    pub fn required_bytes(&self) -> Option<&[u8]> {
+        self.longest.as_ref().map(|f| f.needle())
+    }
+
+    /// Whether `value` matches.
+    pub fn matches(&self, value: &str) -> bool {
+        if let Some(finder) = &self.longest
+            && finder.find(value.as_bytes()).is_none()
+        {
+            return false;
+        }
+        match (&self.pieces, self.fold_case) {
+            (Some(pieces), false) => pieces_match_prepared(value, pieces),
+            (Some(pieces), true) => pieces_match_prepared(&value.to_ascii_lowercase(), pieces),
+            (None, false) => matches(value, self.pattern, |a, b| a == b),
+            (None, true) => matches(value, self.pattern, |a, b| a.eq_ignore_ascii_case(&b)),
+        }
+    }
+}
+
+/// [`pieces_match`] over pieces split once.
+fn pieces_match_prepared(value: &str, pieces: &[String]) -> bool {
+    let (first, last) = (&pieces[0], &pieces[pieces.len() - 1]);
+    if pieces.len() == 1 {
+        return value == first;
+    }
+    if value.len() < first.len() + last.len()
+        || !value.starts_with(first.as_str())
+        || !value.ends_with(last.as_str())
+    {
+        return false;
+    }
+    let mut rest = &value[first.len()..value.len() - last.len()];
+    for piece in &pieces[1..pieces.len() - 1] {
+        match rest.find(piece.as_str()) {
+            Some(at) => rest = &rest[at + piece.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
 /// Whether `value` matches `pattern` (case-sensitive LIKE).
 pub fn like(value: &str, pattern: &str) -> bool {
     match pieces_match(value, pattern) {
@@ -129,6 +212,14 @@ mod tests {
             let v: Vec<char> = value.chars().collect();
             let p: Vec<char> = pattern.chars().collect();
             proptest::prop_assert_eq!(like(&value, &pattern), reference(&v, &p));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn prepared_patterns_agree(value in "[aAb%_\n]{0,8}", pattern in "[aAb%_]{0,6}") {
+            proptest::prop_assert_eq!(LikePattern::new(&pattern, false).matches(&value), like(&value, &pattern));
+            proptest::prop_assert_eq!(LikePattern::new(&pattern, true).matches(&value), ilike(&value, &pattern));
         }
     }
 

@@ -8,6 +8,7 @@ use roaring::RoaringBitmap;
 use std::cmp::Ordering;
 
 use super::filter::{Attribute, Clause, Comparator, DatasetField, Target, Value, parse_filter};
+use super::like::LikePattern;
 use super::naive::{
     RUN_NAME_TAG, SortValue, compare_metric, compare_sort_values, compare_str, compare_time,
     validate_max_results,
@@ -198,8 +199,12 @@ fn select_string<'t>(
         (Comparator::IsNull, _) => within - index.present(),
         (Comparator::IsNotNull, _) => within & index.present(),
         (Comparator::Eq, Value::Text(v)) => index.select_eq(within, v),
-        (Comparator::Like | Comparator::ILike, _) => {
-            index.select_values(within, |s| compare_str(clause.op, s, &clause.value))
+        (Comparator::Like | Comparator::ILike, Value::Text(pattern)) => {
+            let pattern = LikePattern::new(pattern, clause.op == Comparator::ILike);
+            match pattern.required_bytes() {
+                Some(needle) => index.select_containing(within, needle, |s| pattern.matches(s)),
+                None => index.select_values(within, |s| pattern.matches(s)),
+            }
         }
         _ => {
             let having = within & index.present();
@@ -252,46 +257,111 @@ fn lookup<'a>(
 }
 
 /// The first `limit` hits in MLflow's order: the keys, then start_time
-/// DESC unless a key sorts by it, then run_id ASC. Sort values are gathered
-/// once into one flat vector (a stride of one value per key), then the
-/// smallest `limit` are selected before anything is fully sorted.
+/// DESC unless a key sorts by it, then run_id ASC.
 fn top(table: &RunTable, hits: &RoaringBitmap, order: &[OrderKey], limit: usize) -> Vec<Ordinal> {
-    let by_start = !order
-        .iter()
-        .any(|k| k.target == Target::Attribute(Attribute::StartTime));
     let keys: Vec<SortKey<'_>> = order
         .iter()
         .map(|k| SortKey::resolve(table, &k.target))
         .collect();
-    let stride = order.len();
-    let mut values: Vec<SortValue<'_>> = Vec::with_capacity(hits.len() as usize * stride);
-    // (ordinal, index into `values`, start_time): the tie-break inline, so
-    // comparing rarely touches the rows.
-    let mut items: Vec<(Ordinal, u32, i64)> = Vec::with_capacity(hits.len() as usize);
-    for (i, ord) in hits.iter().enumerate() {
-        values.extend(keys.iter().map(|k| k.value(table, ord)));
-        items.push((ord, i as u32, table.start_time(ord)));
-    }
-    let compare = |a: &(Ordinal, u32, i64), b: &(Ordinal, u32, i64)| {
-        let (va, vb) = (a.1 as usize * stride, b.1 as usize * stride);
-        let mut ord = Ordering::Equal;
-        for (i, key) in order.iter().enumerate() {
-            if ord != Ordering::Equal {
-                break;
-            }
-            ord = compare_sort_values(values[va + i], values[vb + i], key.ascending);
-        }
-        if by_start {
-            ord = ord.then(b.2.cmp(&a.2));
-        }
-        ord.then_with(|| table.get(a.0).run_id().cmp(table.get(b.0).run_id()))
+    let ranker = Ranker {
+        table,
+        order,
+        by_start: !order
+            .iter()
+            .any(|k| k.target == Target::Attribute(Attribute::StartTime)),
     };
-    if limit < items.len() {
-        items.select_nth_unstable_by(limit, compare);
-        items.truncate(limit);
+    if limit.saturating_mul(4) < hits.len() as usize {
+        return ranker.bounded(&keys, hits, limit);
     }
-    items.sort_unstable_by(compare);
-    items.into_iter().map(|(ord, _, _)| ord).collect()
+    ranker.sort_all(&keys, hits, limit)
+}
+
+/// MLflow's run order over ordinals.
+struct Ranker<'t> {
+    table: &'t RunTable,
+    order: &'t [OrderKey],
+    by_start: bool,
+}
+
+/// A run with its sort values, as ranked.
+type Ranked<'t> = (Ordinal, i64, &'t [SortValue<'t>]);
+
+impl<'t> Ranker<'t> {
+    fn compare(&self, a: Ranked<'_>, b: Ranked<'_>) -> Ordering {
+        let mut ord = Ordering::Equal;
+        for (i, key) in self.order.iter().enumerate() {
+            ord = compare_sort_values(a.2[i], b.2[i], key.ascending);
+            if ord != Ordering::Equal {
+                return ord;
+            }
+        }
+        if self.by_start {
+            ord = b.1.cmp(&a.1);
+        }
+        ord.then_with(|| {
+            let (x, y) = (self.table.get(a.0), self.table.get(b.0));
+            x.run_id().cmp(y.run_id())
+        })
+    }
+
+    /// Every hit's values gathered into one flat vector (a stride of one
+    /// value per key), the first `limit` selected, then sorted.
+    fn sort_all(&self, keys: &[SortKey<'t>], hits: &RoaringBitmap, limit: usize) -> Vec<Ordinal> {
+        let stride = keys.len();
+        let mut values: Vec<SortValue<'t>> = Vec::with_capacity(hits.len() as usize * stride);
+        let mut items: Vec<(Ordinal, i64, u32)> = Vec::with_capacity(hits.len() as usize);
+        for (i, ord) in hits.iter().enumerate() {
+            values.extend(keys.iter().map(|k| k.value(self.table, ord)));
+            items.push((ord, self.table.start_time(ord), i as u32));
+        }
+        let at = |item: &(Ordinal, i64, u32)| {
+            let from = item.2 as usize * stride;
+            (item.0, item.1, &values[from..from + stride])
+        };
+        let compare = |a: &(Ordinal, i64, u32), b: &(Ordinal, i64, u32)| self.compare(at(a), at(b));
+        if limit < items.len() {
+            items.select_nth_unstable_by(limit, compare);
+            items.truncate(limit);
+        }
+        items.sort_unstable_by(compare);
+        items.into_iter().map(|(ord, _, _)| ord).collect()
+    }
+
+    /// The first `limit` of many hits without gathering them all: hits are
+    /// compared with the worst one kept so far and most are dropped at
+    /// once; the kept buffer is cut back to `limit` whenever it doubles.
+    fn bounded(&self, keys: &[SortKey<'t>], hits: &RoaringBitmap, limit: usize) -> Vec<Ordinal> {
+        if limit == 0 {
+            return Vec::new();
+        }
+        let mut kept: Vec<(Ordinal, i64, Vec<SortValue<'t>>)> = Vec::with_capacity(limit * 2);
+        let mut worst: Option<(Ordinal, i64, Vec<SortValue<'t>>)> = None;
+        let mut current: Vec<SortValue<'t>> = Vec::with_capacity(keys.len());
+        for ord in hits {
+            current.clear();
+            current.extend(keys.iter().map(|k| k.value(self.table, ord)));
+            let start = self.table.start_time(ord);
+            if let Some(w) = &worst
+                && self.compare((ord, start, &current), (w.0, w.1, &w.2)) != Ordering::Less
+            {
+                continue;
+            }
+            kept.push((ord, start, current.clone()));
+            if kept.len() == limit * 2 {
+                let compare =
+                    |a: &(Ordinal, i64, Vec<SortValue<'t>>),
+                     b: &(Ordinal, i64, Vec<SortValue<'t>>)| {
+                        self.compare((a.0, a.1, &a.2), (b.0, b.1, &b.2))
+                    };
+                kept.select_nth_unstable_by(limit - 1, compare);
+                kept.truncate(limit);
+                worst = kept.iter().max_by(|a, b| compare(a, b)).cloned();
+            }
+        }
+        kept.sort_unstable_by(|a, b| self.compare((a.0, a.1, &a.2), (b.0, b.1, &b.2)));
+        kept.truncate(limit);
+        kept.into_iter().map(|(ord, _, _)| ord).collect()
+    }
 }
 
 /// An order key with its index looked up once, not once per run.
