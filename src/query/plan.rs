@@ -18,7 +18,7 @@ use super::request::{SearchPage, SearchRequest};
 use super::token::{encode_token, resume_offset, run_query_hash};
 use crate::error::Result;
 use crate::index::{KeyView, MetricView, Ordinal, RunTable};
-use crate::model::ViewType;
+use crate::model::{Run, ViewType};
 
 /// Every matching run of a search, in MLflow's order: what later pages of
 /// the same search are cut from.
@@ -97,12 +97,44 @@ fn page(
     let start = offset.min(ordered.len());
     let end = wanted.min(ordered.len());
     SearchPage {
-        runs: ordered[start..end]
-            .iter()
-            .map(|&ord| table.run(ord))
-            .collect(),
+        runs: materialize(table, &ordered[start..end]),
         next_page_token: (end < ordered.len()).then(|| encode_token(end, query)),
     }
+}
+
+/// Pages at least this long are built on several threads.
+const PARALLEL_PAGE: usize = 128;
+
+/// The runs `ords` as MLflow shows them. Building a `Run` (owned maps of
+/// owned strings) is most of the cost of a large page, and each run is
+/// built apart from the others, so a large page is split between threads.
+fn materialize(table: &RunTable, ords: &[Ordinal]) -> Vec<Run> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    if threads < 2 || ords.len() < PARALLEL_PAGE {
+        return ords.iter().map(|&ord| table.run(ord)).collect();
+    }
+    let chunk = ords.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let mut parts = ords.chunks(chunk);
+        let first = parts.next().unwrap_or_default();
+        let others: Vec<_> = parts
+            .map(|part| scope.spawn(move || build(table, part)))
+            .collect();
+        let mut runs = build(table, first);
+        for handle in others {
+            // As if on one thread: a panic there goes on here.
+            runs.extend(
+                handle
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            );
+        }
+        runs
+    })
+}
+
+fn build(table: &RunTable, ords: &[Ordinal]) -> Vec<Run> {
+    ords.iter().map(|&ord| table.run(ord)).collect()
 }
 
 /// Runs of the requested experiments whose lifecycle the view admits.
