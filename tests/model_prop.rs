@@ -454,8 +454,17 @@ fn crash(
     Ok(survivor.0.clone())
 }
 
+/// `default` cases unless PROPTEST_CASES says otherwise
+/// (`ProptestConfig::with_cases` alone would override the variable).
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(cases(48)))]
 
     #[test]
     fn store_agrees_with_the_model(actions in prop::collection::vec(action(), 1..40)) {

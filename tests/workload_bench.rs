@@ -18,6 +18,7 @@ fn run_bench_verifies_every_standard_query_and_reports_figures() {
         reuse: false,
         repeats: 3,
         steps: 4,
+        keep_store: false,
     };
     let report = run_bench(&opts, &|_| {}).unwrap();
 
@@ -53,12 +54,27 @@ fn run_bench_verifies_every_standard_query_and_reports_figures() {
     let reused = run_bench(
         &BenchOptions {
             reuse: true,
+            dir: opts.dir.clone(),
             ..opts
         },
         &|_| {},
     )
     .unwrap();
     assert_eq!(reused.workload_bytes, report.workload_bytes);
+
+    // A third searches the store the second left, without ingesting.
+    let kept = run_bench(
+        &BenchOptions {
+            reuse: true,
+            keep_store: true,
+            ..opts
+        },
+        &|_| {},
+    )
+    .unwrap();
+    assert_eq!(kept.runs, 400);
+    assert_eq!(kept.ingest_secs, 0.0);
+    assert!(kept.queries.iter().all(|q| q.verified));
 }
 
 #[test]

@@ -290,6 +290,7 @@ fn stats(ctx: &Context) -> Result<(), CliError> {
         ("artifact_bytes", s.artifact_bytes),
         ("index_heap_bytes", s.index_heap_bytes),
         ("index_mapped_bytes", s.index_mapped_bytes),
+        ("run_image_bytes", s.run_image_bytes),
         ("log_bytes_per_point", per_point),
     ];
     say!("{}", key_numbers(&fields, format, ""));

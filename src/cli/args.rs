@@ -199,6 +199,11 @@ pub enum Command {
         /// Generate the workload anew even if the folder has one.
         #[arg(long)]
         fresh: bool,
+        /// Search the store an earlier run left in the folder (same
+        /// workload) instead of ingesting anew: for repeating the queries
+        /// of a big benchmark.
+        #[arg(long, conflicts_with = "fresh")]
+        keep_store: bool,
     },
 
     /// Ingest throughput with several writer processes on one store: for

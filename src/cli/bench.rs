@@ -52,6 +52,7 @@ pub fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
             repeats,
             dir,
             fresh,
+            keep_store,
         } => {
             let opts = BenchOptions {
                 runs,
@@ -60,6 +61,7 @@ pub fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
                 reuse: !fresh,
                 repeats,
                 steps,
+                keep_store,
             };
             let format = ctx.table_or_json()?;
             let report = workload::run_bench(&opts, &|step| eprintln!("{step}"))?;

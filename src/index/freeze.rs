@@ -12,10 +12,10 @@ use std::path::Path;
 use roaring::RoaringBitmap;
 
 use super::frozen::{
-    FLAG_DELETED, FLAG_DELETED_TIME, FLAG_END, KeySecs, Meta, MetricSecs, PointSecs, SlotSecs,
-    StrSecs, TOMBSTONE,
+    FLAG_DELETED, FLAG_DELETED_TIME, FLAG_END, KeySecs, Meta, MetricSecs, StrSecs, TOMBSTONE,
 };
 use super::image::{ImageWriter, StringsBuilder};
+use super::row::RowWriter;
 use super::strings::keeps_postings;
 use super::{Ordinal, RunTable};
 use crate::error::{Error, Result};
@@ -29,9 +29,26 @@ pub fn write_image(table: &RunTable, path: &Path) -> Result<u64> {
 
     let run_ids = write_run_ids(&mut out, table, n)?;
     let columns = write_attributes(&mut out, table, n)?;
-    let (params, param_keys) = write_slots(&mut out, table, n, Part::Params)?;
-    let (tags, tag_keys) = write_slots(&mut out, table, n, Part::Tags)?;
-    let (metrics, metric_keys) = write_metrics(&mut out, table, n)?;
+    let rows = write_rows(&mut out, table, n)?;
+    let mut param_keys = Vec::new();
+    for (k, key) in rows.params.into_iter().enumerate() {
+        param_keys.push(write_key(
+            &mut out,
+            table.param_keys().resolve(k as u32),
+            key,
+            n,
+        )?);
+    }
+    let mut tag_keys = Vec::new();
+    for (k, key) in rows.tags.into_iter().enumerate() {
+        tag_keys.push(write_key(
+            &mut out,
+            table.tag_keys().resolve(k as u32),
+            key,
+            n,
+        )?);
+    }
+    let metric_keys = write_metric_columns(&mut out, table, rows.metrics, n)?;
 
     let mut experiment_runs = Vec::new();
     for row in table.experiments() {
@@ -55,14 +72,7 @@ pub fn write_image(table: &RunTable, path: &Path) -> Result<u64> {
         start_time: columns.start_time,
         end_time: columns.end_time,
         deleted_time: columns.deleted_time,
-        run_name: columns.run_name,
-        user_id: columns.user_id,
-        artifact_uri: columns.artifact_uri,
-        clocks: columns.clocks,
-        inputs: columns.inputs,
-        params,
-        tags,
-        metrics,
+        rows: rows.secs,
         param_keys,
         tag_keys,
         metric_keys,
@@ -116,13 +126,9 @@ struct Columns {
     start_time: u32,
     end_time: u32,
     deleted_time: u32,
-    run_name: StrSecs,
-    user_id: StrSecs,
-    artifact_uri: StrSecs,
-    clocks: u32,
-    inputs: StrSecs,
 }
 
+/// The fixed-width columns scans and the default order read.
 fn write_attributes(out: &mut ImageWriter, table: &RunTable, n: u32) -> Result<Columns> {
     let run = |ord| table.get(ord);
     let flags: Vec<u8> = (0..n)
@@ -141,17 +147,6 @@ fn write_attributes(out: &mut ImageWriter, table: &RunTable, n: u32) -> Result<C
             f
         })
         .collect();
-    let inputs: Vec<Vec<u8>> = (0..n)
-        .map(|ord| {
-            let inputs = run(ord).inputs_ref();
-            if inputs.is_empty() {
-                Ok(Vec::new())
-            } else {
-                serde_json::to_vec(&*inputs)
-                    .map_err(|e| Error::Internal(format!("cannot encode inputs: {e}")))
-            }
-        })
-        .collect::<Result<_>>()?;
     Ok(Columns {
         experiment: u32_section(out, (0..n).map(|o| run(o).experiment()))?,
         flags: out.section(&flags)?,
@@ -161,24 +156,7 @@ fn write_attributes(out: &mut ImageWriter, table: &RunTable, n: u32) -> Result<C
             out,
             (0..n).map(|o| run(o).deleted_time().unwrap_or(0) as u64),
         )?,
-        run_name: strings_section(out, (0..n).map(|o| run(o).run_name()))?,
-        user_id: strings_section(out, (0..n).map(|o| run(o).user_id()))?,
-        artifact_uri: strings_section(out, (0..n).map(|o| run(o).artifact_uri()))?,
-        clocks: u64_section(
-            out,
-            (0..n).flat_map(|o| {
-                let c = run(o).clocks();
-                [c.name, c.status, c.end_time, c.lifecycle]
-            }),
-        )?,
-        inputs: strings_section(out, inputs.iter())?,
     })
-}
-
-#[derive(Clone, Copy)]
-enum Part {
-    Params,
-    Tags,
 }
 
 /// The distinct values of one key as they are met, and who has which.
@@ -191,65 +169,105 @@ struct KeyBuild<'t> {
     entries: Vec<(Ordinal, u32)>,
 }
 
-/// Params or tags of every run, streamed as 16-byte slots (key, value id,
-/// clock), then each key's dictionary and index.
-fn write_slots(
-    out: &mut ImageWriter,
-    table: &RunTable,
-    n: u32,
-    part: Part,
-) -> Result<(SlotSecs, Vec<KeySecs>)> {
-    let names = match part {
-        Part::Params => table.param_keys(),
-        Part::Tags => table.tag_keys(),
+impl<'t> KeyBuild<'t> {
+    fn add(&mut self, ord: Ordinal, value: &'t str) {
+        let next = self.values.len() as u32;
+        let id = *self.ids.entry(value).or_insert(next);
+        if id == next {
+            self.values.push(value);
+        }
+        self.present.insert(ord);
+        self.entries.push((ord, id));
+    }
+}
+
+/// What the pass over every run's record gathers for the indexes.
+struct Rows<'t> {
+    secs: StrSecs,
+    params: Vec<KeyBuild<'t>>,
+    tags: Vec<KeyBuild<'t>>,
+    /// Latest value bits of each metric key: (ordinal, bits).
+    metrics: Vec<Vec<(Ordinal, u64)>>,
+}
+
+/// Every run's record (`row.rs`), streamed into one section, while each
+/// key's values and metric columns are gathered for the index sections.
+fn write_rows<'t>(out: &mut ImageWriter, table: &'t RunTable, n: u32) -> Result<Rows<'t>> {
+    let mut rows = Rows {
+        secs: StrSecs {
+            offsets: 0,
+            blob: 0,
+        },
+        params: (0..table.param_keys().len())
+            .map(|_| KeyBuild::default())
+            .collect(),
+        tags: (0..table.tag_keys().len())
+            .map(|_| KeyBuild::default())
+            .collect(),
+        metrics: vec![Vec::new(); table.metric_keys().len()],
     };
-    let mut keys: Vec<KeyBuild<'_>> = (0..names.len()).map(|_| KeyBuild::default()).collect();
     let mut offsets = Vec::with_capacity(n as usize + 1);
-    let mut count = 0u64;
     offsets.push(0u64);
+    let mut written = 0u64;
+    let mut record = Vec::with_capacity(4096);
     out.begin();
     for ord in 0..n {
-        let slots = match part {
-            Part::Params => table.param_slots(ord),
-            Part::Tags => table.tag_slots(ord),
-        };
-        for (k, value, clock) in slots {
-            let Some(key) = keys.get_mut(k as usize) else {
-                continue;
-            };
-            let id = match value {
-                Some(v) => {
-                    let next = key.values.len() as u32;
-                    let id = *key.ids.entry(v).or_insert(next);
-                    if id == next {
-                        key.values.push(v);
-                    }
-                    key.present.insert(ord);
-                    key.entries.push((ord, id));
-                    id
-                }
-                None => TOMBSTONE,
-            };
-            let mut slot = [0u8; 16];
-            slot[..4].copy_from_slice(&k.to_le_bytes());
-            slot[4..8].copy_from_slice(&id.to_le_bytes());
-            slot[8..].copy_from_slice(&clock.to_le_bytes());
-            out.put(&slot)?;
-            count += 1;
+        record.clear();
+        let run = table.get(ord);
+        let mut w = RowWriter::new(&mut record);
+        for s in [
+            run.run_id(),
+            run.run_name(),
+            run.user_id(),
+            run.artifact_uri(),
+        ] {
+            w.str(s);
         }
-        offsets.push(count);
+        w.clocks(run.clocks());
+        for (slots, keys, tombstones) in [
+            (table.param_slots(ord), &mut rows.params, false),
+            (table.tag_slots(ord), &mut rows.tags, true),
+        ] {
+            w.u32(slots.len() as u32);
+            for (k, value, clock) in slots {
+                w.u32(k);
+                w.u64(clock);
+                if tombstones {
+                    w.opt_str(value);
+                } else {
+                    w.str(value.unwrap_or(""));
+                }
+                if let (Some(v), Some(key)) = (value, keys.get_mut(k as usize)) {
+                    key.add(ord, v);
+                }
+            }
+        }
+        let metrics = table.metrics_of(ord);
+        w.u32(metrics.len() as u32);
+        for (k, point) in metrics {
+            w.point(k, point);
+            if let Some(column) = rows.metrics.get_mut(k as usize) {
+                column.push((ord, point.value.to_bits()));
+            }
+        }
+        let inputs = run.inputs_ref();
+        if inputs.is_empty() {
+            w.str("");
+        } else {
+            let json = serde_json::to_string(&*inputs)
+                .map_err(|e| Error::Internal(format!("cannot encode inputs: {e}")))?;
+            w.str(&json);
+        }
+        out.put(&record)?;
+        written += record.len() as u64;
+        offsets.push(written);
     }
-    let entries = out.end()?;
-    let secs = SlotSecs {
+    let blob = out.end()?;
+    rows.secs = StrSecs {
         offsets: u64_section(out, offsets.into_iter())?,
-        entries,
+        blob,
     };
-
-    let mut key_secs = Vec::with_capacity(keys.len());
-    for (k, key) in keys.into_iter().enumerate() {
-        key_secs.push(write_key(out, names.resolve(k as u32), key, n)?);
-    }
-    Ok((secs, key_secs))
+    Ok(rows)
 }
 
 /// One key's sections: values, sorted ids, presence, and postings or a
@@ -292,41 +310,14 @@ fn write_key(out: &mut ImageWriter, name: &str, key: KeyBuild<'_>, n: u32) -> Re
     })
 }
 
-/// Latest points of every run, streamed as 32-byte entries (key, 0, step,
-/// timestamp, value), then each metric key's latest-value column.
-fn write_metrics(
+/// Each metric key's latest-value column, presence bytes and bitmap.
+fn write_metric_columns(
     out: &mut ImageWriter,
     table: &RunTable,
+    by_key: Vec<Vec<(Ordinal, u64)>>,
     n: u32,
-) -> Result<(PointSecs, Vec<MetricSecs>)> {
-    let key_count = table.metric_keys().len();
-    let mut by_key: Vec<Vec<(Ordinal, u64)>> = vec![Vec::new(); key_count];
-    let mut offsets = Vec::with_capacity(n as usize + 1);
-    let mut count = 0u64;
-    offsets.push(0u64);
-    out.begin();
-    for ord in 0..n {
-        for (k, point) in table.metrics_of(ord) {
-            let Some(column) = by_key.get_mut(k as usize) else {
-                continue;
-            };
-            column.push((ord, point.value.to_bits()));
-            let mut entry = [0u8; 32];
-            entry[..4].copy_from_slice(&k.to_le_bytes());
-            entry[8..16].copy_from_slice(&point.step.to_le_bytes());
-            entry[16..24].copy_from_slice(&point.timestamp.to_le_bytes());
-            entry[24..].copy_from_slice(&point.value.to_le_bytes());
-            out.put(&entry)?;
-            count += 1;
-        }
-        offsets.push(count);
-    }
-    let entries = out.end()?;
-    let secs = PointSecs {
-        offsets: u64_section(out, offsets.into_iter())?,
-        entries,
-    };
-    let mut key_secs = Vec::with_capacity(key_count);
+) -> Result<Vec<MetricSecs>> {
+    let mut key_secs = Vec::with_capacity(by_key.len());
     for (k, entries) in by_key.into_iter().enumerate() {
         let mut latest = vec![0u64; n as usize];
         let mut has = vec![0u8; n as usize];
@@ -343,5 +334,5 @@ fn write_metrics(
             present: bitmap_section(out, &present)?,
         });
     }
-    Ok((secs, key_secs))
+    Ok(key_secs)
 }

@@ -1,8 +1,10 @@
 //! A checkpointed run table read in place from its mapped image.
 //!
-//! At a checkpoint every run goes into an image (`image.rs`) as columns by
-//! ordinal: attributes, params and tags as (key, value id, clock) runs per
-//! ordinal, latest metric points, and per key its sorted value dictionary
+//! At a checkpoint every run goes into an image (`image.rs`): columns by
+//! ordinal for what scans read (start time, flags, experiment), one record
+//! per run for what showing a run reads (`row.rs`: names, params, tags,
+//! latest metrics, inputs; a page of results then costs a cache miss or two
+//! per run, not one per field), and per key its sorted value dictionary
 //! with roaring postings or a value-id column. Opening a store maps the
 //! image and reads only its small meta section, so open time does not grow
 //! with the number of runs; searches read the columns where they lie.
@@ -19,7 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Ordinal;
 use super::image::{Bytes, Image, Strings, U32s, U64s};
-use super::runs::{FieldClocks, Slot};
+use super::row::{Entry, Row};
+use super::runs::FieldClocks;
 use crate::error::{Error, Result};
 use crate::model::{DatasetInput, Experiment, LifecycleStage, MetricPoint, RunStatus};
 
@@ -29,26 +32,6 @@ pub(super) struct StrSecs {
     pub offsets: u32,
     pub blob: u32,
 }
-
-/// Params or tags of every run: `offsets` (u64, runs + 1) into 16-byte
-/// entries, sorted by key id within a run: key id u32, value id u32
-/// (`TOMBSTONE` for a deleted tag), clock u64.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-pub(super) struct SlotSecs {
-    pub offsets: u32,
-    pub entries: u32,
-}
-
-/// Latest metric points of every run: `offsets` (u64, runs + 1) into
-/// 32-byte entries: key id u32, 0 u32, step i64, timestamp i64, value f64.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-pub(super) struct PointSecs {
-    pub offsets: u32,
-    pub entries: u32,
-}
-
-const SLOT_LEN: usize = 16;
-const POINT_LEN: usize = 32;
 
 /// One param or tag key: values in id order, ids sorted by value, the runs
 /// having the key, and postings (serialized roaring bitmaps by value id) or
@@ -90,16 +73,9 @@ pub(super) struct Meta {
     pub start_time: u32,
     pub end_time: u32,
     pub deleted_time: u32,
-    pub run_name: StrSecs,
-    pub user_id: StrSecs,
-    pub artifact_uri: StrSecs,
-    /// Four u64 per run: name, status, end time, lifecycle.
-    pub clocks: u32,
-    /// JSON of each run's dataset inputs (empty when it has none).
-    pub inputs: StrSecs,
-    pub params: SlotSecs,
-    pub tags: SlotSecs,
-    pub metrics: PointSecs,
+    /// One record per run (`row.rs`): names, clocks, params, tags,
+    /// latest metrics and inputs.
+    pub rows: StrSecs,
     pub param_keys: Vec<KeySecs>,
     pub tag_keys: Vec<KeySecs>,
     pub metric_keys: Vec<MetricSecs>,
@@ -117,6 +93,8 @@ pub struct Frozen {
     meta: Meta,
     /// Presence bitmaps, decoded on first use: params, tags, metrics.
     present: [Vec<OnceLock<RoaringBitmap>>; 3],
+    /// Which sections are known to be UTF-8 text, by section number.
+    text: Vec<bool>,
 }
 
 impl Frozen {
@@ -136,12 +114,14 @@ impl Frozen {
             meta.tag_keys.iter().map(|_| OnceLock::new()).collect(),
             meta.metric_keys.iter().map(|_| OnceLock::new()).collect(),
         ];
-        let frozen = Frozen {
+        let mut frozen = Frozen {
             image,
             meta,
             present,
+            text: Vec::new(),
         };
         frozen.check_shape()?;
+        frozen.validate_text()?;
         Ok(frozen)
     }
 
@@ -201,7 +181,42 @@ impl Frozen {
     }
 
     fn strings(&self, s: StrSecs) -> Strings<'_> {
-        Strings::new(self.bytes(s.offsets), self.bytes(s.blob))
+        let blob = self.bytes(s.blob);
+        if self.text.get(s.blob as usize).copied().unwrap_or(false) {
+            // SAFETY: section `s.blob` was checked to be UTF-8 as a whole by
+            // `validate_text` at open, and the mapped bytes cannot change
+            // while mapped (see `Image::open`). Entries are cut from it with
+            // `str::get`, which refuses cuts inside a character.
+            let text = unsafe { std::str::from_utf8_unchecked(blob) };
+            return Strings::with_text(self.bytes(s.offsets), text);
+        }
+        Strings::new(self.bytes(s.offsets), blob)
+    }
+
+    /// Checks every string blob the meta names as UTF-8 (one fast pass per
+    /// blob, not one per string) and notes which sections passed.
+    fn validate_text(&mut self) -> Result<()> {
+        let m = &self.meta;
+        let mut blobs = vec![m.run_ids];
+        for k in m.param_keys.iter().chain(&m.tag_keys) {
+            blobs.push(k.values);
+        }
+        let mut text = vec![false; self.image.sections()];
+        for s in blobs {
+            let bytes = self.image.section(s.blob)?;
+            if let Err(e) = std::str::from_utf8(bytes) {
+                return Err(Error::corrupt(
+                    self.path(),
+                    self.image.offset(s.blob) + e.valid_up_to() as u64,
+                    "run image text is not UTF-8",
+                ));
+            }
+            if let Some(flag) = text.get_mut(s.blob as usize) {
+                *flag = true;
+            }
+        }
+        self.text = text;
+        Ok(())
     }
 
     fn bitmap(&self, section: u32) -> Result<RoaringBitmap> {
@@ -280,110 +295,63 @@ impl Frozen {
             .flatten()
     }
 
+    /// The record of run `ord`; `None` only if the image is damaged (which
+    /// open's checksum pass rules out).
+    pub fn row(&self, ord: Ordinal) -> Option<Row<'_>> {
+        Row::parse(self.strings(self.meta.rows).bytes(ord as usize)?)
+    }
+
     pub fn run_name(&self, ord: Ordinal) -> &str {
-        self.strings(self.meta.run_name).get(ord as usize)
+        self.row(ord).map_or("", |r| r.run_name)
     }
 
     pub fn user_id(&self, ord: Ordinal) -> &str {
-        self.strings(self.meta.user_id).get(ord as usize)
+        self.row(ord).map_or("", |r| r.user_id)
     }
 
     pub fn artifact_uri(&self, ord: Ordinal) -> &str {
-        self.strings(self.meta.artifact_uri).get(ord as usize)
+        self.row(ord).map_or("", |r| r.artifact_uri)
     }
 
     pub fn clocks(&self, ord: Ordinal) -> FieldClocks {
-        let c = U64s::new(self.bytes(self.meta.clocks));
-        let at = |i: usize| c.get(ord as usize * 4 + i).unwrap_or(0);
-        FieldClocks {
-            name: at(0),
-            status: at(1),
-            end_time: at(2),
-            lifecycle: at(3),
-        }
+        self.row(ord)
+            .map_or_else(FieldClocks::default, |r| r.clocks)
     }
 
     pub fn inputs(&self, ord: Ordinal) -> Vec<DatasetInput> {
-        let bytes = self.strings(self.meta.inputs).bytes(ord as usize);
-        match bytes {
-            Some(b) if !b.is_empty() => serde_json::from_slice(b).unwrap_or_else(|e| {
-                tracing::warn!(ord, error = %e, "damaged dataset inputs in the run image");
-                Vec::new()
-            }),
-            _ => Vec::new(),
+        let json = self.row(ord).map_or("", |r| r.inputs_json());
+        if json.is_empty() {
+            return Vec::new();
         }
+        serde_json::from_str(json).unwrap_or_else(|e| {
+            tracing::warn!(ord, error = %e, "damaged dataset inputs in the run image");
+            Vec::new()
+        })
     }
 
-    /// The entry range of run `ord` in a [`SlotSecs`] or [`PointSecs`],
-    /// clamped to the `limit` entries there are (offsets are not trusted).
-    fn slot_range(&self, offsets: u32, ord: Ordinal, limit: usize) -> std::ops::Range<usize> {
-        let offsets = U64s::new(self.bytes(offsets));
-        let start = (offsets.get(ord as usize).unwrap_or(0) as usize).min(limit);
-        let end = (offsets.get(ord as usize + 1).unwrap_or(0) as usize).min(limit);
-        start..end.max(start)
+    /// Params of run `ord`: (key id, value, clock).
+    pub fn params(&self, ord: Ordinal) -> Vec<Entry<'_>> {
+        self.row(ord).map(|r| r.params()).unwrap_or_default()
     }
 
-    fn slots(&self, secs: SlotSecs, ord: Ordinal) -> impl Iterator<Item = Slot> + '_ {
-        let entries = self.bytes(secs.entries);
-        self.slot_range(secs.offsets, ord, entries.len() / SLOT_LEN)
-            .filter_map(move |i| slot_at(entries, i))
-    }
-
-    /// Params of run `ord` by key id, with frozen value ids.
-    pub fn params(&self, ord: Ordinal) -> impl Iterator<Item = Slot> + '_ {
-        self.slots(self.meta.params, ord)
-    }
-
-    /// Tags of run `ord` (deleted ones as tombstones) by key id.
-    pub fn tags(&self, ord: Ordinal) -> impl Iterator<Item = Slot> + '_ {
-        self.slots(self.meta.tags, ord)
-    }
-
-    fn slot_value(&self, secs: SlotSecs, ord: Ordinal, key: u32) -> Option<u32> {
-        let entries = self.bytes(secs.entries);
-        let range = self.slot_range(secs.offsets, ord, entries.len() / SLOT_LEN);
-        let (mut lo, mut hi) = (range.start, range.end);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            let slot = slot_at(entries, mid)?;
-            match slot.key.cmp(&key) {
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return slot.value,
-            }
-        }
-        None
+    /// Tags of run `ord`, deleted ones as `None`.
+    pub fn tags(&self, ord: Ordinal) -> Vec<Entry<'_>> {
+        self.row(ord).map(|r| r.tags()).unwrap_or_default()
     }
 
     /// The value of param key `key` of run `ord`.
     pub fn param(&self, ord: Ordinal, key: u32) -> Option<&str> {
-        let value = self.slot_value(self.meta.params, ord, key)?;
-        Some(self.param_key(key)?.value(value))
+        self.row(ord)?.param(key)
     }
 
     /// The value of tag key `key` of run `ord`.
     pub fn tag(&self, ord: Ordinal, key: u32) -> Option<&str> {
-        let value = self.slot_value(self.meta.tags, ord, key)?;
-        Some(self.tag_key(key)?.value(value))
+        self.row(ord)?.tag(key)
     }
 
     /// The latest point of each metric of run `ord`, by key id.
     pub fn metrics(&self, ord: Ordinal) -> Vec<(u32, MetricPoint)> {
-        let m = self.meta.metrics;
-        let entries = self.bytes(m.entries);
-        self.slot_range(m.offsets, ord, entries.len() / POINT_LEN)
-            .filter_map(|i| {
-                let e = entries.get(i.checked_mul(POINT_LEN)?..(i + 1) * POINT_LEN)?;
-                let k = U32s::new(&e[..4]).get(0)?;
-                let words = U64s::new(&e[8..]);
-                let point = MetricPoint {
-                    step: words.get_i64(0)?,
-                    timestamp: words.get_i64(1)?,
-                    value: words.get_f64(2)?,
-                };
-                Some((k, point))
-            })
-            .collect()
+        self.row(ord).map(|r| r.metrics()).unwrap_or_default()
     }
 
     // ---- per-key indexes ----
@@ -437,10 +405,25 @@ impl Frozen {
         std::fs::metadata(self.path()).map_or(0, |m| m.len())
     }
 
-    /// The last of `n + 1` offsets (the entry count), 0 if unreadable.
-    fn last_offset(&self, offsets: u32, n: usize) -> usize {
-        let bytes = self.image.section(offsets).unwrap_or(&[]);
-        U64s::new(bytes).get(n).unwrap_or(0) as usize
+    /// Bytes of the image's index sections (value dictionaries, postings,
+    /// value-id and latest-value columns, presence, sorted run ids and
+    /// lifecycle bitmaps), apart from the runs' own data.
+    pub fn index_bytes(&self) -> u64 {
+        let m = &self.meta;
+        let mut sections = vec![m.run_ids_sorted, m.deleted];
+        sections.extend(&m.experiment_runs);
+        for k in m.param_keys.iter().chain(&m.tag_keys) {
+            sections.extend([k.values.offsets, k.values.blob, k.sorted, k.present]);
+            sections.extend(k.postings.iter().flat_map(|p| [p.offsets, p.blob]));
+            sections.extend(k.column);
+        }
+        for k in &m.metric_keys {
+            sections.extend([k.latest, k.has, k.present]);
+        }
+        sections
+            .into_iter()
+            .map(|s| self.image.section(s).map_or(0, |b| b.len() as u64))
+            .sum()
     }
 
     /// Checks that every section the meta names exists with a size that
@@ -455,20 +438,10 @@ impl Frozen {
             (m.start_time, 8 * n),
             (m.end_time, 8 * n),
             (m.deleted_time, 8 * n),
-            (m.clocks, 32 * n),
         ];
-        for s in [m.run_ids, m.run_name, m.user_id, m.artifact_uri, m.inputs] {
+        for s in [m.run_ids, m.rows] {
             fixed.push((s.offsets, 8 * (n + 1)));
         }
-        for s in [m.params, m.tags] {
-            fixed.push((s.offsets, 8 * (n + 1)));
-            fixed.push((s.entries, SLOT_LEN * self.last_offset(s.offsets, n)));
-        }
-        fixed.push((m.metrics.offsets, 8 * (n + 1)));
-        fixed.push((
-            m.metrics.entries,
-            POINT_LEN * self.last_offset(m.metrics.offsets, n),
-        ));
         for k in &m.metric_keys {
             fixed.push((k.latest, 8 * n));
             fixed.push((k.has, n));
@@ -512,17 +485,6 @@ impl Frozen {
         }
         Ok(())
     }
-}
-
-/// Slot `i` of a 16-byte slot array.
-fn slot_at(entries: &[u8], i: usize) -> Option<Slot> {
-    let e = entries.get(i.checked_mul(SLOT_LEN)?..(i + 1) * SLOT_LEN)?;
-    let value = U32s::new(&e[4..8]).get(0)?;
-    Some(Slot {
-        key: U32s::new(&e[..4]).get(0)?,
-        value: (value != TOMBSTONE).then_some(value),
-        clock: U64s::new(&e[8..]).get(0)?,
-    })
 }
 
 /// The frozen index of one param or tag key.

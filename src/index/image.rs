@@ -24,7 +24,8 @@ use crate::error::{Error, Result};
 
 const MAGIC: &[u8; 8] = b"RSRUNIMG";
 const END_MAGIC: &[u8; 8] = b"RSIMGEND";
-const VERSION: u32 = 1;
+/// 2: runs as one record each (`row.rs`).
+const VERSION: u32 = 2;
 const HEADER_LEN: usize = 32;
 const ENTRY_LEN: usize = 24;
 const FOOTER_LEN: usize = 32;
@@ -152,6 +153,19 @@ impl ImageWriter {
     }
 }
 
+/// Whether the image at `path` is of another version of this format: a
+/// checkpoint to rebuild, not damage. (Anything else is left for
+/// [`Image::open`] to judge.)
+pub fn is_other_version(path: &Path) -> Result<bool> {
+    use std::io::Read;
+    let mut head = [0u8; 12];
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    match file.read_exact(&mut head) {
+        Ok(()) => Ok(&head[..8] == MAGIC && u32_at(&head, 8) != VERSION),
+        Err(_) => Ok(false),
+    }
+}
+
 /// An open image: the map and its checked section table.
 pub struct Image {
     path: PathBuf,
@@ -211,6 +225,11 @@ impl Image {
             Error::corrupt(&self.path, 0, format!("no section {i} in the run image"))
         })?;
         Ok(&self.map[e.offset..e.offset + e.len])
+    }
+
+    /// Number of sections.
+    pub fn sections(&self) -> usize {
+        self.entries.len()
     }
 
     /// Where section `i` starts in the file (for error messages).
@@ -387,6 +406,10 @@ pub type U64s<'a> = Column<'a, 8>;
 pub struct Strings<'a> {
     offsets: U64s<'a>,
     blob: &'a [u8],
+    /// The blob as text when it is known to be UTF-8 as a whole: entries
+    /// are then cut from it with `str::get`, which checks only that both
+    /// ends fall on character boundaries.
+    text: Option<&'a str>,
 }
 
 impl<'a> Strings<'a> {
@@ -394,6 +417,16 @@ impl<'a> Strings<'a> {
         Strings {
             offsets: U64s::new(offsets),
             blob,
+            text: None,
+        }
+    }
+
+    /// Strings over a blob already validated as UTF-8.
+    pub fn with_text(offsets: &'a [u8], text: &'a str) -> Self {
+        Strings {
+            offsets: U64s::new(offsets),
+            blob: text.as_bytes(),
+            text: Some(text),
         }
     }
 
@@ -440,6 +473,11 @@ impl<'a> Strings<'a> {
 
     /// Entry `i` as text; damaged entries (caught by `check`) read as "".
     pub fn get(&self, i: usize) -> &'a str {
+        if let Some(text) = self.text {
+            let start = self.offsets.get(i).unwrap_or(0) as usize;
+            let end = self.offsets.get(i + 1).unwrap_or(0) as usize;
+            return text.get(start..end).unwrap_or("");
+        }
         self.bytes(i)
             .and_then(|b| std::str::from_utf8(b).ok())
             .unwrap_or("")

@@ -350,40 +350,37 @@ impl RunTable {
         if ord >= base.len() {
             return None;
         }
+        let row = base.row(ord)?;
         let mut params = Vec::new();
-        for slot in base.params(ord) {
-            let key = base.param_key(slot.key)?;
-            let value = slot.value.map(|v| key.value(v));
-            let index = self.params.get_mut(slot.key as usize)?;
+        for (key, value, clock) in row.params() {
+            let index = self.params.get_mut(key as usize)?;
             let value = value.map(|v| index.insert(ord, v, None));
-            params.push(Slot { value, ..slot });
+            params.push(Slot { key, value, clock });
         }
         let mut tags = Vec::new();
-        for slot in base.tags(ord) {
-            let key = base.tag_key(slot.key)?;
-            let value = slot.value.map(|v| key.value(v));
-            let index = self.tags.get_mut(slot.key as usize)?;
+        for (key, value, clock) in row.tags() {
+            let index = self.tags.get_mut(key as usize)?;
             let value = value.map(|v| index.insert(ord, v, None));
-            tags.push(Slot { value, ..slot });
+            tags.push(Slot { key, value, clock });
         }
-        let metrics = base.metrics(ord);
+        let metrics = row.metrics();
         for &(k, point) in &metrics {
             self.metrics.get_mut(k as usize)?.set(ord, point.value);
         }
         Some(RunRow {
-            run_id: Arc::from(base.run_id(ord)),
+            run_id: Arc::from(row.run_id),
             experiment: base.experiment(ord),
-            run_name: base.run_name(ord).to_string(),
-            user_id: base.user_id(ord).to_string(),
+            run_name: row.run_name.to_string(),
+            user_id: row.user_id.to_string(),
             status: base.status(ord),
             start_time: base.start_time(ord),
             end_time: base.end_time(ord),
             lifecycle: base.lifecycle(ord),
-            artifact_uri: base.artifact_uri(ord).to_string(),
+            artifact_uri: row.artifact_uri.to_string(),
             deleted_time: base.deleted_time(ord),
             params,
             tags,
-            clocks: base.clocks(ord),
+            clocks: row.clocks,
             metrics,
             inputs: base.inputs(ord),
         })
@@ -542,13 +539,7 @@ impl RunTable {
     pub fn param_slots(&self, ord: Ordinal) -> Vec<(u32, Option<&str>, u64)> {
         match (self.live(ord), &self.base) {
             (Some(row), _) => resolve(&row.params, &self.params),
-            (None, Some(base)) => base
-                .params(ord)
-                .map(|s| {
-                    let value = s.value.zip(base.param_key(s.key)).map(|(v, k)| k.value(v));
-                    (s.key, value, s.clock)
-                })
-                .collect(),
+            (None, Some(base)) => base.params(ord),
             (None, None) => Vec::new(),
         }
     }
@@ -557,13 +548,7 @@ impl RunTable {
     pub fn tag_slots(&self, ord: Ordinal) -> Vec<(u32, Option<&str>, u64)> {
         match (self.live(ord), &self.base) {
             (Some(row), _) => resolve(&row.tags, &self.tags),
-            (None, Some(base)) => base
-                .tags(ord)
-                .map(|s| {
-                    let value = s.value.zip(base.tag_key(s.key)).map(|(v, k)| k.value(v));
-                    (s.key, value, s.clock)
-                })
-                .collect(),
+            (None, Some(base)) => base.tags(ord),
             (None, None) => Vec::new(),
         }
     }
@@ -772,9 +757,11 @@ impl RunTable {
             + self.start_times.capacity() * 8
     }
 
-    /// Bytes of the mapped checkpoint image.
-    pub fn mapped_bytes(&self) -> u64 {
-        self.base.as_ref().map_or(0, |b| b.mapped_bytes())
+    /// Bytes of the mapped checkpoint image, and of its index sections.
+    pub fn mapped_bytes(&self) -> (u64, u64) {
+        self.base
+            .as_ref()
+            .map_or((0, 0), |b| (b.mapped_bytes(), b.index_bytes()))
     }
 }
 

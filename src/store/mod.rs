@@ -201,7 +201,9 @@ pub struct Stats {
     pub artifact_bytes: u64,
     /// Heap held by indexes and by runs changed since the last checkpoint.
     pub index_heap_bytes: u64,
-    /// Size of the mapped checkpoint image the indexes are read from in
-    /// place (page cache, not heap).
+    /// Bytes of the index sections of the mapped run image (dictionaries,
+    /// postings, columns), read in place: page cache, not heap.
     pub index_mapped_bytes: u64,
+    /// Size of the whole mapped run image (runs' data and indexes).
+    pub run_image_bytes: u64,
 }

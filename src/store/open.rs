@@ -14,7 +14,7 @@ use super::{CheckReport, Options, Stats, Store};
 use super::{compact, failpoint, streams};
 use crate::catalog::{self, Manifest};
 use crate::error::{Error, Result};
-use crate::index::{Frozen, RunTable, write_image};
+use crate::index::{Frozen, RunTable, image_is_other_version, write_image};
 use crate::log::{self, Position, StreamWriter};
 use crate::series::{Histories, SeriesFile};
 use std::sync::Arc;
@@ -168,7 +168,16 @@ fn load(root: &Path) -> Result<(State, u64)> {
 }
 
 fn load_once(root: &Path) -> Result<(State, u64)> {
-    let manifest = read_manifest(root);
+    let mut manifest = read_manifest(root);
+    if let Some(name) = &manifest.snapshot
+        && image_is_other_version(&root.join("index").join(name))?
+    {
+        tracing::warn!(
+            image = name,
+            "run image of another format version; rebuilding from the log"
+        );
+        manifest = Manifest::default();
+    }
     let mut state = State::default();
     if let Some(name) = &manifest.snapshot {
         let frozen = Frozen::open(&root.join("index").join(name))?;
@@ -386,7 +395,8 @@ pub(super) fn stats(store: &Store) -> Result<Stats> {
                 .unwrap_or(0),
         artifact_bytes: folder_size(&store.root.join("artifacts")),
         index_heap_bytes: table.index_heap_bytes() as u64,
-        index_mapped_bytes: table.mapped_bytes(),
+        index_mapped_bytes: table.mapped_bytes().1,
+        run_image_bytes: table.mapped_bytes().0,
     })
 }
 

@@ -396,8 +396,9 @@ impl Store {
         Ok(state.table.run(ord))
     }
 
-    /// Every point of one metric, in MLflow's history order (timestamp,
-    /// step, value). An unknown key gives an empty history.
+    /// Every point of one metric, in MLflow's history order: by timestamp,
+    /// then step, points equal in both in the order they were logged. An
+    /// unknown key gives an empty history.
     pub fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<MetricPoint>> {
         let state = self.read();
         let ord = existing_run(&state, run_id)?;

@@ -28,6 +28,9 @@ pub struct BenchOptions {
     pub repeats: u32,
     /// Points per metric per run (the workload's `steps`).
     pub steps: u32,
+    /// Search the store already in `dir` (from an earlier run of the same
+    /// workload) instead of ingesting anew; ingest is then not measured.
+    pub keep_store: bool,
 }
 
 impl Default for BenchOptions {
@@ -39,6 +42,7 @@ impl Default for BenchOptions {
             reuse: true,
             repeats: 20,
             steps: WorkloadSpec::default().steps,
+            keep_store: false,
         }
     }
 }
@@ -114,8 +118,16 @@ pub fn run_bench(opts: &BenchOptions, progress: &dyn Fn(&str)) -> Result<BenchRe
     write_expected(&opts.dir.join("expected.json"), &queries, &expected)?;
 
     let store_dir = opts.dir.join("store");
-    progress(&format!("ingesting into {}", store_dir.display()));
-    let ingest = ingest(&workload, &store_dir)?;
+    let ingest = if opts.keep_store && store_dir.join("FORMAT").is_file() {
+        progress(&format!(
+            "searching the store kept in {}",
+            store_dir.display()
+        ));
+        Duration::ZERO
+    } else {
+        progress(&format!("ingesting into {}", store_dir.display()));
+        ingest(&workload, &store_dir)?
+    };
 
     let started = Instant::now();
     let store = Store::open(&store_dir, Options::default())?;
@@ -309,7 +321,11 @@ fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// `count` per second over `d` (0 when nothing was measured).
 fn per_sec(count: u64, d: Duration) -> f64 {
+    if d.is_zero() {
+        return 0.0;
+    }
     count as f64 / d.as_secs_f64().max(1e-9)
 }
 
@@ -324,11 +340,15 @@ impl fmt::Display for BenchReport {
             mb(self.workload_bytes),
             self.spec.seed
         )?;
-        writeln!(
-            f,
-            "ingest:   {:.2} s, {:.0} runs/s, {:.0} points/s",
-            self.ingest_secs, self.ingest_runs_per_sec, self.ingest_points_per_sec
-        )?;
+        if self.ingest_secs == 0.0 {
+            writeln!(f, "ingest:   not measured (store kept from an earlier run)")?;
+        } else {
+            writeln!(
+                f,
+                "ingest:   {:.2} s, {:.0} runs/s, {:.0} points/s",
+                self.ingest_secs, self.ingest_runs_per_sec, self.ingest_points_per_sec
+            )?;
+        }
         writeln!(f, "open:     {:.1} ms", self.open_ms)?;
         writeln!(
             f,
