@@ -27,5 +27,5 @@ pub use model::{
     Dataset, DatasetInput, Experiment, InputTag, LifecycleStage, Metric, MetricPoint, NewRun,
     Param, Run, RunInfo, RunRecord, RunStatus, RunTag, ViewType,
 };
-pub use query::{ExperimentPage, ExperimentSearchRequest, SearchPage, SearchRequest};
+pub use query::{ExperimentPage, ExperimentSearchRequest, IdPage, SearchPage, SearchRequest};
 pub use store::{Durability, Options, Store};

@@ -5,6 +5,10 @@
 //! state after some prefix of the acknowledged operations, and that prefix
 //! must include every operation that was synced.
 
+mod common;
+
+use common::prop::cases;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -452,15 +456,6 @@ fn crash(
         })
         .ok_or("no surviving state")?;
     Ok(survivor.0.clone())
-}
-
-/// `default` cases unless PROPTEST_CASES says otherwise
-/// (`ProptestConfig::with_cases` alone would override the variable).
-fn cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 proptest! {

@@ -6,6 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::cases::{self, CaseData, run_dataset_cases};
+use common::prop::cases as prop_cases;
 use proptest::prelude::*;
 use runstore::query::search_runs_naive;
 use runstore::{
@@ -191,7 +192,8 @@ fn random_run(i: usize, seed: u64) -> RunRecord {
 
 fn clause() -> impl Strategy<Value = String> {
     let text = prop::sample::select(vec![
-        "'a'", "'b'", "'A'", "'x'", "'X'", "'%'", "'a%'", "'x_y'", "'_'", "''",
+        "'a'", "'b'", "'A'", "'x'", "'X'", "'%'", "'a%'", "'x_y'", "'_'", "''", "'%a%'", "'%y%'",
+        "'%b'", "'%x%y'",
     ]);
     let cmp = prop::sample::select(vec!["=", "!=", "LIKE", "ILIKE"]);
     let num_cmp = prop::sample::select(vec!["=", "!=", "<", "<=", ">", ">="]);
@@ -243,7 +245,7 @@ fn experiment_lists() -> Vec<Vec<String>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(prop_cases(200)))]
 
     #[test]
     fn indexed_search_equals_the_reference_scan(
@@ -290,6 +292,10 @@ proptest! {
                     };
                     prop_assert_eq!(ids(a), ids(b));
                     prop_assert_eq!(&a.next_page_token, &b.next_page_token);
+                    // The ids-only search answers the same page.
+                    let id_page = store.search_run_ids(&request).unwrap();
+                    prop_assert_eq!(&id_page.run_ids, &ids(a));
+                    prop_assert_eq!(&id_page.next_page_token, &a.next_page_token);
                     match &a.next_page_token {
                         Some(t) => request.page_token = Some(t.clone()),
                         None => break,

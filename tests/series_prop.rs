@@ -21,6 +21,10 @@
 //! A plain test then takes one history of a million points through a
 //! checkpoint and a reopen.
 
+mod common;
+
+use common::prop::cases;
+
 use std::ops::RangeInclusive;
 use std::path::Path;
 
@@ -34,15 +38,6 @@ const RUNS: usize = 3;
 const UNKNOWN_KEY: &str = "never/logged";
 /// Where generated timestamps start.
 const T0: i64 = 1_700_000_000_000;
-
-/// `default` cases unless PROPTEST_CASES says otherwise
-/// (`ProptestConfig::with_cases` alone would override the variable).
-fn cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn options() -> Options {
     Options {

@@ -28,6 +28,18 @@ pub fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
                 max_results,
                 page_token,
             };
+            if ctx.format() == Format::Ids {
+                // Ids need no run built.
+                let page = store.search_run_ids(&request)?;
+                say!(
+                    "{}",
+                    page.run_ids
+                        .iter()
+                        .map(|id| id.clone() + "\n")
+                        .collect::<String>()
+                );
+                return Ok(());
+            }
             let page = store.search_runs(&request)?;
             say!("{}", search_output(&page, &request.order_by, ctx.format()));
             Ok(())

@@ -323,6 +323,11 @@ impl Frozen {
         if json.is_empty() {
             return Vec::new();
         }
+        self.parse_inputs(ord, json)
+    }
+
+    /// Dataset inputs from their JSON in run `ord`'s record.
+    pub fn parse_inputs(&self, ord: Ordinal, json: &str) -> Vec<DatasetInput> {
         serde_json::from_str(json).unwrap_or_else(|e| {
             tracing::warn!(ord, error = %e, "damaged dataset inputs in the run image");
             Vec::new()
@@ -521,6 +526,11 @@ impl<'a> FrozenKey<'a> {
     /// Ids of the values containing `needle` (one search over them all).
     pub fn ids_containing(&self, needle: &[u8]) -> Vec<u32> {
         self.values.containing(needle)
+    }
+
+    /// Number of distinct values.
+    pub fn distinct(&self) -> usize {
+        self.values.len()
     }
 
     /// Distinct values, in id order.

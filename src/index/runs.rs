@@ -17,6 +17,7 @@ use std::sync::Arc;
 use roaring::RoaringBitmap;
 
 use super::frozen::Frozen;
+use super::row::{Entry, Row};
 use super::view::{KeyView, MetricView, RunRef};
 use super::{Dict, MetricIndex, Ordinal, StringIndex};
 use crate::error::Result;
@@ -690,6 +691,12 @@ impl RunTable {
 
     /// The run as MLflow's `get_run` shows it.
     pub fn run(&self, ord: Ordinal) -> Run {
+        if self.live(ord).is_none()
+            && let Some(base) = &self.base
+            && let Some(row) = base.row(ord)
+        {
+            return self.frozen_run(base, ord, &row);
+        }
         let live = |slots: Vec<(u32, Option<&str>, u64)>, keys: &Dict| {
             slots
                 .into_iter()
@@ -707,6 +714,49 @@ impl RunTable {
             tags: live(self.tag_slots(ord), &self.tag_keys),
             metrics,
             inputs: self.get(ord).inputs(),
+        }
+    }
+
+    /// A frozen run from its record, read once.
+    fn frozen_run(&self, base: &Frozen, ord: Ordinal, row: &Row<'_>) -> Run {
+        let named = |entries: Vec<Entry<'_>>, keys: &Dict| {
+            let mut pairs: Vec<(String, String)> = entries
+                .into_iter()
+                .filter_map(|(k, v, _)| Some((keys.resolve(k).to_string(), v?.to_string())))
+                .collect();
+            pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            pairs.into_iter().collect()
+        };
+        let metrics = row
+            .metrics()
+            .into_iter()
+            .map(|(k, p)| (self.metric_keys.resolve(k).to_string(), p))
+            .collect();
+        let experiment_id = self
+            .experiments
+            .get(base.experiment(ord) as usize)
+            .map_or_else(String::new, |e| e.experiment.experiment_id.clone());
+        let inputs = match row.inputs_json() {
+            "" => Vec::new(),
+            json => base.parse_inputs(ord, json),
+        };
+        Run {
+            info: RunInfo {
+                run_id: row.run_id.to_string(),
+                experiment_id,
+                run_name: row.run_name.to_string(),
+                user_id: row.user_id.to_string(),
+                status: base.status(ord),
+                start_time: base.start_time(ord),
+                end_time: base.end_time(ord),
+                lifecycle_stage: base.lifecycle(ord),
+                artifact_uri: row.artifact_uri.to_string(),
+                deleted_time: base.deleted_time(ord),
+            },
+            params: named(row.params(), &self.param_keys),
+            tags: named(row.tags(), &self.tag_keys),
+            metrics,
+            inputs,
         }
     }
 

@@ -212,22 +212,31 @@ impl<'a> KeyView<'a> {
 
     /// Runs among `within` whose value satisfies `keep`, where every value
     /// that does contains `needle`: the frozen values are searched for the
-    /// needle all at once, and `keep` decides only those found.
+    /// needle all at once, and `keep` decides only those found (none of
+    /// them when `needle_decides`: containing it is the whole condition).
     pub fn select_containing(
         &self,
         within: &RoaringBitmap,
         needle: &[u8],
+        needle_decides: bool,
         keep: impl Fn(&str) -> bool,
     ) -> RoaringBitmap {
         let mut out = RoaringBitmap::new();
         if let Some(f) = &self.frozen {
-            let ids: RoaringBitmap = f
-                .ids_containing(needle)
-                .into_iter()
-                .filter(|&id| keep(f.value(id)))
-                .collect();
-            if !ids.is_empty() {
-                out = f.select_ids(&unshadowed(within, self.shadow), |id| ids.contains(id));
+            let mut matching = vec![false; f.distinct()];
+            let mut any = false;
+            for id in f.ids_containing(needle) {
+                if (needle_decides || keep(f.value(id)))
+                    && let Some(m) = matching.get_mut(id as usize)
+                {
+                    *m = true;
+                    any = true;
+                }
+            }
+            if any {
+                out = f.select_ids(&unshadowed(within, self.shadow), |id| {
+                    matching.get(id as usize).copied().unwrap_or(false)
+                });
             }
         }
         if let Some(live) = self.live {

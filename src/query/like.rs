@@ -14,6 +14,9 @@ pub struct LikePattern<'p> {
     pieces: Option<Vec<String>>,
     /// Finder of the longest piece, run before the full match.
     longest: Option<memchr::memmem::Finder<'static>>,
+    /// Whether the pattern is `%piece%`: then finding the piece is the
+    /// whole match.
+    contains_only: bool,
 }
 
 impl<'p> LikePattern<'p> {
@@ -35,11 +38,16 @@ impl<'p> LikePattern<'p> {
             .and_then(|p| p.iter().max_by_key(|p| p.len()))
             .filter(|p| !p.is_empty() && !fold_case)
             .map(|p| memchr::memmem::Finder::new(p.as_bytes()).into_owned());
+        let contains_only = !fold_case
+            && pieces
+                .as_ref()
+                .is_some_and(|p| p.len() == 3 && p[0].is_empty() && p[2].is_empty());
         LikePattern {
             pattern,
             fold_case,
             pieces,
             longest,
+            contains_only,
         }
     }
 
@@ -50,12 +58,19 @@ impl<'p> LikePattern<'p> {
         self.longest.as_ref().map(|f| f.needle())
     }
 
+    /// Whether containing [`required_bytes`](Self::required_bytes) is the
+    /// whole match (the pattern is `%piece%`).
+    pub fn needle_decides(&self) -> bool {
+        self.contains_only
+    }
+
     /// Whether `value` matches.
     pub fn matches(&self, value: &str) -> bool {
-        if let Some(finder) = &self.longest
-            && finder.find(value.as_bytes()).is_none()
-        {
-            return false;
+        if let Some(finder) = &self.longest {
+            let found = finder.find(value.as_bytes()).is_some();
+            if !found || self.contains_only {
+                return found;
+            }
         }
         match (&self.pieces, self.fold_case) {
             (Some(pieces), false) => pieces_match_prepared(value, pieces),

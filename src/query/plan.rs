@@ -14,7 +14,7 @@ use super::naive::{
     validate_max_results,
 };
 use super::order::{OrderKey, parse_order_by};
-use super::request::{SearchPage, SearchRequest};
+use super::request::{IdPage, SearchPage, SearchRequest};
 use super::token::{encode_token, resume_offset, run_query_hash};
 use crate::error::Result;
 use crate::index::{KeyView, MetricView, Ordinal, RunTable};
@@ -29,16 +29,54 @@ pub struct Ordered {
     pub ordinals: Vec<Ordinal>,
 }
 
-/// `search_runs` over the indexes of `table`. A first page sorts only as
-/// far as it needs; a later page (one with a token) uses `cache` when it
-/// holds the same search's full order, and otherwise computes that order
-/// and returns it for the caller to keep, so that paging through a large
-/// result costs one sort, not one per page.
+/// The ordinals of one page of a search, and the token of the next.
+pub struct Window {
+    pub ordinals: Vec<Ordinal>,
+    pub next_page_token: Option<String>,
+}
+
+/// `search_runs` over the indexes of `table`: see [`search_window`].
 pub fn search_runs(
     table: &RunTable,
     req: &SearchRequest,
     cache: Option<&Ordered>,
 ) -> Result<(SearchPage, Option<Ordered>)> {
+    let (window, ordered) = search_window(table, req, cache)?;
+    let page = SearchPage {
+        runs: materialize(table, &window.ordinals),
+        next_page_token: window.next_page_token,
+    };
+    Ok((page, ordered))
+}
+
+/// The same search as [`search_runs`], answering run ids only.
+pub fn search_run_ids(
+    table: &RunTable,
+    req: &SearchRequest,
+    cache: Option<&Ordered>,
+) -> Result<(IdPage, Option<Ordered>)> {
+    let (window, ordered) = search_window(table, req, cache)?;
+    let page = IdPage {
+        run_ids: window
+            .ordinals
+            .iter()
+            .map(|&ord| table.get(ord).run_id().to_string())
+            .collect(),
+        next_page_token: window.next_page_token,
+    };
+    Ok((page, ordered))
+}
+
+/// One page of a search, as ordinals. A first page sorts only as far as
+/// it needs; a later page (one with a token) uses `cache` when it holds the
+/// same search's full order, and otherwise computes that order and returns
+/// it for the caller to keep, so that paging through a large result costs
+/// one sort, not one per page.
+pub fn search_window(
+    table: &RunTable,
+    req: &SearchRequest,
+    cache: Option<&Ordered>,
+) -> Result<(Window, Option<Ordered>)> {
     let max_results = validate_max_results(req.max_results)?;
     let filter = parse_filter(req.filter.as_deref())?;
     let order = parse_order_by(&req.order_by)?;
@@ -47,18 +85,18 @@ pub fn search_runs(
     let wanted = offset.saturating_add(max_results);
 
     if let Some(cached) = cache.filter(|c| c.query == query && req.page_token.is_some()) {
-        return Ok((page(table, &cached.ordinals, offset, wanted, &query), None));
+        return Ok((window(&cached.ordinals, offset, wanted, &query), None));
     }
     let hits = matching(table, req, &filter);
     if req.page_token.is_none() {
         let total = hits.len() as usize;
         let ordered = top(table, &hits, &order, wanted);
-        let mut first = page(table, &ordered, offset, wanted, &query);
+        let mut first = window(&ordered, offset, wanted, &query);
         first.next_page_token = (wanted.min(total) < total).then(|| encode_token(wanted, &query));
         return Ok((first, None));
     }
     let all = top(table, &hits, &order, usize::MAX);
-    let result = page(table, &all, offset, wanted, &query);
+    let result = window(&all, offset, wanted, &query);
     Ok((
         result,
         Some(Ordered {
@@ -87,17 +125,11 @@ fn matching(
 }
 
 /// The window `offset..wanted` of `ordered`, with a token when more follow.
-fn page(
-    table: &RunTable,
-    ordered: &[Ordinal],
-    offset: usize,
-    wanted: usize,
-    query: &str,
-) -> SearchPage {
+fn window(ordered: &[Ordinal], offset: usize, wanted: usize, query: &str) -> Window {
     let start = offset.min(ordered.len());
     let end = wanted.min(ordered.len());
-    SearchPage {
-        runs: materialize(table, &ordered[start..end]),
+    Window {
+        ordinals: ordered[start..end].to_vec(),
         next_page_token: (end < ordered.len()).then(|| encode_token(end, query)),
     }
 }
@@ -234,7 +266,10 @@ fn select_string<'t>(
         (Comparator::Like | Comparator::ILike, Value::Text(pattern)) => {
             let pattern = LikePattern::new(pattern, clause.op == Comparator::ILike);
             match pattern.required_bytes() {
-                Some(needle) => index.select_containing(within, needle, |s| pattern.matches(s)),
+                Some(needle) => {
+                    let decides = pattern.needle_decides();
+                    index.select_containing(within, needle, decides, |s| pattern.matches(s))
+                }
                 None => index.select_values(within, |s| pattern.matches(s)),
             }
         }
@@ -303,9 +338,106 @@ fn top(table: &RunTable, hits: &RoaringBitmap, order: &[OrderKey], limit: usize)
             .any(|k| k.target == Target::Attribute(Attribute::StartTime)),
     };
     if limit.saturating_mul(4) < hits.len() as usize {
+        if let Some(rank) = FastRank::of(table, order) {
+            // Few candidates survive a numeric pre-selection; the full
+            // order then decides among them, ties included.
+            let candidates = rank.candidates(table, hits, limit);
+            return ranker.sort_all(&keys, &candidates, limit);
+        }
         return ranker.bounded(&keys, hits, limit);
     }
     ranker.sort_all(&keys, hits, limit)
+}
+
+/// The leading sort key as one integer per run, smaller first, for orders
+/// whose first key is numeric: start_time (the default order) or a metric.
+/// Equal ranks are left to the full comparison.
+enum FastRank<'t> {
+    Start {
+        ascending: bool,
+    },
+    Metric {
+        view: MetricView<'t>,
+        ascending: bool,
+    },
+}
+
+impl<'t> FastRank<'t> {
+    fn of(table: &'t RunTable, order: &[OrderKey]) -> Option<FastRank<'t>> {
+        match order.first() {
+            None => Some(FastRank::Start { ascending: false }),
+            Some(k) if k.target == Target::Attribute(Attribute::StartTime) => {
+                Some(FastRank::Start {
+                    ascending: k.ascending,
+                })
+            }
+            Some(OrderKey {
+                target: Target::Metric(key),
+                ascending,
+            }) => Some(FastRank::Metric {
+                view: table.metric_index(key)?,
+                ascending: *ascending,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Group (real, NaN, missing) in the high half, the value's order
+    /// (reversed when descending) in the low half, as `compare_sort_values`
+    /// orders them.
+    fn rank(&self, table: &RunTable, ord: Ordinal) -> u128 {
+        let (group, bits, ascending) = match self {
+            FastRank::Start { ascending } => {
+                let start = table.start_time(ord);
+                (0u128, (start as u64) ^ (1 << 63), *ascending)
+            }
+            FastRank::Metric { view, ascending } => match view.get(ord) {
+                None => (2, 0, true),
+                Some(v) if v.is_nan() => (1, 0, true),
+                Some(v) => {
+                    // -0.0 ties with 0.0, as in the comparison.
+                    let v = super::naive::sql_metric_value(v) + 0.0;
+                    let b = v.to_bits();
+                    let ordered = if b >> 63 == 1 { !b } else { b | (1 << 63) };
+                    (0, ordered, *ascending)
+                }
+            },
+        };
+        let bits = if ascending { bits } else { !bits };
+        (group << 64) | u128::from(bits)
+    }
+
+    /// The hits whose rank is among the `limit` smallest, with every hit
+    /// tied with the last of them.
+    fn candidates(&self, table: &RunTable, hits: &RoaringBitmap, limit: usize) -> RoaringBitmap {
+        if limit == 0 {
+            return RoaringBitmap::new();
+        }
+        let mut kept: Vec<(u128, Ordinal)> = Vec::with_capacity(limit * 2);
+        let mut threshold = u128::MAX;
+        let mut cut_at = limit * 2;
+        for ord in hits {
+            let rank = self.rank(table, ord);
+            if rank > threshold {
+                continue;
+            }
+            kept.push((rank, ord));
+            if kept.len() >= cut_at {
+                kept.select_nth_unstable(limit - 1);
+                threshold = kept[limit - 1].0;
+                kept.retain(|&(r, _)| r <= threshold);
+                cut_at = (kept.len() * 2).max(limit * 2);
+            }
+        }
+        if kept.len() > limit {
+            kept.select_nth_unstable(limit - 1);
+            let last = kept[limit - 1].0;
+            kept.retain(|&(r, _)| r <= last);
+        }
+        let mut ords: Vec<Ordinal> = kept.into_iter().map(|(_, ord)| ord).collect();
+        ords.sort_unstable();
+        RoaringBitmap::from_sorted_iter(ords).unwrap_or_default()
+    }
 }
 
 /// MLflow's run order over ordinals.
@@ -320,17 +452,30 @@ type Ranked<'t> = (Ordinal, i64, &'t [SortValue<'t>]);
 
 impl<'t> Ranker<'t> {
     fn compare(&self, a: Ranked<'_>, b: Ranked<'_>) -> Ordering {
-        let mut ord = Ordering::Equal;
+        self.compare_values(a.2, b.2)
+            .then_with(|| self.compare_rest((a.0, a.1), (b.0, b.1)))
+    }
+
+    /// The order keys alone.
+    fn compare_values(&self, a: &[SortValue<'_>], b: &[SortValue<'_>]) -> Ordering {
         for (i, key) in self.order.iter().enumerate() {
-            ord = compare_sort_values(a.2[i], b.2[i], key.ascending);
+            let ord = compare_sort_values(a[i], b[i], key.ascending);
             if ord != Ordering::Equal {
                 return ord;
             }
         }
-        if self.by_start {
-            ord = b.1.cmp(&a.1);
-        }
-        ord.then_with(|| {
+        Ordering::Equal
+    }
+
+    /// The tie-breaks: start_time DESC (unless a key sorts by it), then
+    /// run_id ASC.
+    fn compare_rest(&self, a: (Ordinal, i64), b: (Ordinal, i64)) -> Ordering {
+        let by_start = if self.by_start {
+            b.1.cmp(&a.1)
+        } else {
+            Ordering::Equal
+        };
+        by_start.then_with(|| {
             let (x, y) = (self.table.get(a.0), self.table.get(b.0));
             x.run_id().cmp(y.run_id())
         })
@@ -372,9 +517,18 @@ impl<'t> Ranker<'t> {
         for ord in hits {
             current.clear();
             current.extend(keys.iter().map(|k| k.value(self.table, ord)));
+            // Most hits lose to the worst kept on the keys alone; the
+            // start time is read only for the rest.
+            let by_keys = worst
+                .as_ref()
+                .map_or(Ordering::Less, |w| self.compare_values(&current, &w.2));
+            if by_keys == Ordering::Greater {
+                continue;
+            }
             let start = self.table.start_time(ord);
-            if let Some(w) = &worst
-                && self.compare((ord, start, &current), (w.0, w.1, &w.2)) != Ordering::Less
+            if by_keys == Ordering::Equal
+                && let Some(w) = &worst
+                && self.compare_rest((ord, start), (w.0, w.1)) != Ordering::Less
             {
                 continue;
             }

@@ -32,6 +32,16 @@ pub struct SearchPage {
     pub next_page_token: Option<String>,
 }
 
+/// One page of a search as run ids only: what a caller that pages
+/// through ids needs, without building each run. Its tokens are those of
+/// the same search through `search_runs`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdPage {
+    pub run_ids: Vec<String>,
+    /// Present only when more runs follow.
+    pub next_page_token: Option<String>,
+}
+
 /// Arguments of `search_experiments`.
 #[derive(Debug, Clone, Default)]
 pub struct ExperimentSearchRequest {

@@ -78,6 +78,10 @@ pub struct QueryFigures {
     pub results: u64,
     pub median_ms: f64,
     pub p99_ms: f64,
+    /// Median of the same search through `search_run_ids` (ids only, no
+    /// run built); `None` for history queries.
+    #[serde(default)]
+    pub ids_median_ms: Option<f64>,
     /// Every repeat gave exactly the ground truth.
     pub verified: bool,
 }
@@ -195,14 +199,48 @@ fn measure(
         results = answer_len(&answer);
     }
     times.sort();
+    let mut ids_times = Vec::new();
+    if matches!(query.kind, QueryKind::Search { .. }) {
+        for _ in 0..repeats {
+            let started = Instant::now();
+            let answer = execute_ids(store, query)?;
+            ids_times.push(started.elapsed());
+            verified &= same_answer(&answer, expected);
+        }
+        ids_times.sort();
+    }
     Ok(QueryFigures {
         name: query.name.clone(),
         what: describe(query),
         results,
         median_ms: millis(times[times.len() / 2]),
         p99_ms: millis(times[(times.len() * 99).div_ceil(100) - 1]),
+        ids_median_ms: ids_times.get(ids_times.len() / 2).map(|&t| millis(t)),
         verified,
     })
+}
+
+/// A search query through `search_run_ids`.
+fn execute_ids(store: &Store, query: &Query) -> Result<Expected> {
+    let mut request = query
+        .request()
+        .ok_or_else(|| Error::Internal("a search query without a request".into()))?;
+    let all_pages = matches!(
+        query.kind,
+        QueryKind::Search {
+            all_pages: true,
+            ..
+        }
+    );
+    let mut ids = Vec::new();
+    loop {
+        let page = store.search_run_ids(&request)?;
+        ids.extend(page.run_ids);
+        match page.next_page_token {
+            Some(token) if all_pages => request.page_token = Some(token),
+            _ => return Ok(Expected::RunIds(ids)),
+        }
+    }
 }
 
 /// Runs one query through the public API.
@@ -364,17 +402,21 @@ impl fmt::Display for BenchReport {
         writeln!(f)?;
         writeln!(
             f,
-            "{:<22} {:>9} {:>11} {:>11}  verified",
-            "query", "results", "median ms", "p99 ms"
+            "{:<22} {:>9} {:>11} {:>11} {:>11}  verified",
+            "query", "results", "median ms", "p99 ms", "ids ms"
         )?;
         for q in &self.queries {
+            let ids = q
+                .ids_median_ms
+                .map_or("-".to_string(), |m| format!("{m:.3}"));
             writeln!(
                 f,
-                "{:<22} {:>9} {:>11.3} {:>11.3}  {}",
+                "{:<22} {:>9} {:>11.3} {:>11.3} {:>11}  {}",
                 q.name,
                 q.results,
                 q.median_ms,
                 q.p99_ms,
+                ids,
                 if q.verified { "yes" } else { "NO" }
             )?;
         }
