@@ -277,6 +277,16 @@ impl Frozen {
         }
     }
 
+    /// Calls `f(ordinal, start time)` for every run, in ordinal order.
+    pub fn for_each_start_time(&self, mut f: impl FnMut(Ordinal, i64)) {
+        let column = U64s::new(self.bytes(self.meta.start_time));
+        for i in 0..self.meta.runs as usize {
+            if let Some(t) = column.get_i64(i) {
+                f(i as Ordinal, t);
+            }
+        }
+    }
+
     pub fn start_time(&self, ord: Ordinal) -> i64 {
         U64s::new(self.bytes(self.meta.start_time))
             .get_i64(ord as usize)
@@ -610,5 +620,18 @@ impl<'a> FrozenMetric<'a> {
 
     pub fn present(&self) -> &'a RoaringBitmap {
         self.present
+    }
+
+    /// Calls `f(ordinal, value)` for every run having the key, in ordinal
+    /// order: one pass over the two columns, no bitmap walked.
+    pub fn for_each(&self, mut f: impl FnMut(Ordinal, f64)) {
+        let values = self.latest.as_bytes().chunks_exact(8);
+        for (i, (&has, value)) in self.has.as_slice().iter().zip(values).enumerate() {
+            if has == 1 {
+                let mut le = [0u8; 8];
+                le.copy_from_slice(value);
+                f(i as Ordinal, f64::from_le_bytes(le));
+            }
+        }
     }
 }

@@ -362,6 +362,11 @@ impl<'a, const W: usize> Column<'a, W> {
         self.bytes.len() / W
     }
 
+    /// The raw little-endian bytes.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
     fn word(&self, i: usize) -> Option<[u8; W]> {
         let start = i.checked_mul(W)?;
         let chunk = self.bytes.get(start..start + W)?;
@@ -371,9 +376,13 @@ impl<'a, const W: usize> Column<'a, W> {
     }
 }
 
-impl Column<'_, 1> {
+impl<'a> Column<'a, 1> {
     pub fn get(&self, i: usize) -> Option<u8> {
         self.bytes.get(i).copied()
+    }
+
+    pub fn as_slice(&self) -> &'a [u8] {
+        self.bytes
     }
 }
 

@@ -311,6 +311,24 @@ impl<'a> MetricView<'a> {
         }
     }
 
+    /// Calls `f(ordinal, value)` for every frozen run having the key and
+    /// not shadowed, by a pass over its columns.
+    pub fn for_each_frozen(&self, mut f: impl FnMut(Ordinal, f64)) {
+        if let Some(frozen) = self.frozen {
+            let shadowed = !self.shadow.is_empty();
+            frozen.for_each(|ord, v| {
+                if !(shadowed && self.shadow.contains(ord)) {
+                    f(ord, v);
+                }
+            });
+        }
+    }
+
+    /// Runs of the live part having the key.
+    pub fn live_present(&self) -> Option<&'a RoaringBitmap> {
+        self.live.map(|l| l.present())
+    }
+
     /// Number of runs having the key.
     pub fn count(&self) -> u64 {
         let frozen = self.frozen.map_or(0, |f| f.present().len());

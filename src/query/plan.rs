@@ -386,25 +386,36 @@ impl<'t> FastRank<'t> {
     /// (reversed when descending) in the low half, as `compare_sort_values`
     /// orders them.
     fn rank(&self, table: &RunTable, ord: Ordinal) -> u128 {
-        let (group, bits, ascending) = match self {
-            FastRank::Start { ascending } => {
-                let start = table.start_time(ord);
-                (0u128, (start as u64) ^ (1 << 63), *ascending)
-            }
-            FastRank::Metric { view, ascending } => match view.get(ord) {
-                None => (2, 0, true),
-                Some(v) if v.is_nan() => (1, 0, true),
-                Some(v) => {
-                    // -0.0 ties with 0.0, as in the comparison.
-                    let v = super::naive::sql_metric_value(v) + 0.0;
-                    let b = v.to_bits();
-                    let ordered = if b >> 63 == 1 { !b } else { b | (1 << 63) };
-                    (0, ordered, *ascending)
-                }
+        match self {
+            FastRank::Start { .. } => self.rank_start(table.start_time(ord)),
+            FastRank::Metric { view, .. } => match view.get(ord) {
+                None => 2 << 64,
+                Some(v) => self.rank_value(v),
             },
-        };
-        let bits = if ascending { bits } else { !bits };
-        (group << 64) | u128::from(bits)
+        }
+    }
+
+    fn rank_start(&self, start: i64) -> u128 {
+        let ascending = matches!(self, FastRank::Start { ascending: true });
+        let bits = (start as u64) ^ (1 << 63);
+        u128::from(if ascending { bits } else { !bits })
+    }
+
+    fn rank_value(&self, v: f64) -> u128 {
+        if v.is_nan() {
+            return 1 << 64;
+        }
+        let ascending = matches!(
+            self,
+            FastRank::Metric {
+                ascending: true,
+                ..
+            }
+        );
+        // -0.0 ties with 0.0, as in the comparison.
+        let b = (super::naive::sql_metric_value(v) + 0.0).to_bits();
+        let ordered = if b >> 63 == 1 { !b } else { b | (1 << 63) };
+        u128::from(if ascending { ordered } else { !ordered })
     }
 
     /// The hits whose rank is among the `limit` smallest, with every hit
@@ -413,31 +424,114 @@ impl<'t> FastRank<'t> {
         if limit == 0 {
             return RoaringBitmap::new();
         }
-        let mut kept: Vec<(u128, Ordinal)> = Vec::with_capacity(limit * 2);
-        let mut threshold = u128::MAX;
-        let mut cut_at = limit * 2;
+        if let Some(found) = self.by_columns(table, hits, limit) {
+            return found;
+        }
+        let mut best = TopRanks::new(limit);
         for ord in hits {
-            let rank = self.rank(table, ord);
-            if rank > threshold {
-                continue;
-            }
-            kept.push((rank, ord));
-            if kept.len() >= cut_at {
-                kept.select_nth_unstable(limit - 1);
-                threshold = kept[limit - 1].0;
-                kept.retain(|&(r, _)| r <= threshold);
-                cut_at = (kept.len() * 2).max(limit * 2);
-            }
+            best.offer(self.rank(table, ord), ord);
         }
-        if kept.len() > limit {
-            kept.select_nth_unstable(limit - 1);
-            let last = kept[limit - 1].0;
-            kept.retain(|&(r, _)| r <= last);
-        }
-        let mut ords: Vec<Ordinal> = kept.into_iter().map(|(_, ord)| ord).collect();
-        ords.sort_unstable();
-        RoaringBitmap::from_sorted_iter(ords).unwrap_or_default()
+        to_bitmap(best.finish())
     }
+
+    /// When hits are most runs, ranking every run straight from the
+    /// columns beats walking the hits' bitmap: the best `wanted` runs of
+    /// all, ties included, hold the best `limit` hits as soon as `limit` of
+    /// them are hits (a hit outside them ranks below all of them). Runs
+    /// without the metric are not ranked: they come after every run that
+    /// has it. `None` when hits are too sparse or too few are among them.
+    fn by_columns(
+        &self,
+        table: &RunTable,
+        hits: &RoaringBitmap,
+        limit: usize,
+    ) -> Option<RoaringBitmap> {
+        let frozen = table.frozen()?;
+        let runs = table.len() as u64;
+        // A column costs about a nanosecond a run, walking a bitmap several
+        // per hit: worth it only for hits that are a good part of all runs.
+        if hits.len().saturating_mul(4) < runs {
+            return None;
+        }
+        let wanted = (limit as u64).saturating_mul(2).saturating_mul(runs) / hits.len().max(1) + 16;
+        if wanted > (runs / 8).max(4096) {
+            return None;
+        }
+        let mut best = TopRanks::new(wanted as usize);
+        match self {
+            FastRank::Start { .. } => {
+                frozen.for_each_start_time(|ord, t| best.offer(self.rank_start(t), ord));
+                for ord in frozen.len()..table.len() as u32 {
+                    best.offer(self.rank(table, ord), ord);
+                }
+            }
+            FastRank::Metric { view, .. } => {
+                view.for_each_frozen(|ord, v| best.offer(self.rank_value(v), ord));
+                for ord in view.live_present().into_iter().flatten() {
+                    best.offer(self.rank(table, ord), ord);
+                }
+            }
+        }
+        let in_hits: Vec<(u128, Ordinal)> = best
+            .finish()
+            .into_iter()
+            .filter(|&(_, ord)| hits.contains(ord))
+            .collect();
+        (in_hits.len() >= limit).then(|| to_bitmap(in_hits))
+    }
+}
+
+/// The `limit` smallest ranks offered, and every rank tied with the last.
+struct TopRanks {
+    limit: usize,
+    kept: Vec<(u128, Ordinal)>,
+    threshold: u128,
+    cut_at: usize,
+}
+
+impl TopRanks {
+    fn new(limit: usize) -> TopRanks {
+        let limit = limit.max(1);
+        TopRanks {
+            limit,
+            kept: Vec::with_capacity(limit * 2),
+            threshold: u128::MAX,
+            cut_at: limit * 2,
+        }
+    }
+
+    fn offer(&mut self, rank: u128, ord: Ordinal) {
+        if rank > self.threshold {
+            return;
+        }
+        self.kept.push((rank, ord));
+        if self.kept.len() >= self.cut_at {
+            self.cut();
+            self.threshold = self.kept.iter().map(|&(r, _)| r).max().unwrap_or(u128::MAX);
+            self.cut_at = (self.kept.len() * 2).max(self.limit * 2);
+        }
+    }
+
+    /// Keeps the `limit` smallest and whatever ties the last of them.
+    fn cut(&mut self) {
+        if self.kept.len() > self.limit {
+            let limit = self.limit;
+            self.kept.select_nth_unstable(limit - 1);
+            let last = self.kept[limit - 1].0;
+            self.kept.retain(|&(r, _)| r <= last);
+        }
+    }
+
+    fn finish(mut self) -> Vec<(u128, Ordinal)> {
+        self.cut();
+        self.kept
+    }
+}
+
+fn to_bitmap(ranked: Vec<(u128, Ordinal)>) -> RoaringBitmap {
+    let mut ords: Vec<Ordinal> = ranked.into_iter().map(|(_, ord)| ord).collect();
+    ords.sort_unstable();
+    RoaringBitmap::from_sorted_iter(ords).unwrap_or_default()
 }
 
 /// MLflow's run order over ordinals.
