@@ -40,6 +40,9 @@ fn reads(c: &mut Criterion) {
     let mut writer = SeriesFileWriter::create(&path).expect("create");
     writer.add_encoded(0, 0, &big, Encoding::Raw).expect("raw");
     writer.add(0, 1, &big).expect("compressed");
+    writer
+        .add_encoded(0, 2, &big, Encoding::Packed)
+        .expect("packed");
     for run in 1..=100 {
         writer
             .add(run, 5, &curve(1000, u64::from(run)))
@@ -50,6 +53,12 @@ fn reads(c: &mut Criterion) {
 
     let compressed = file.series(0, 1).expect("series");
     let per_point = compressed.block_len() as f64 / 1e6;
+    let packed = file.series(0, 2).expect("series").block_len() as f64 / 1e6;
+    let raw = file.series(0, 0).expect("series").block_len() as f64 / 1e6;
+    eprintln!(
+        "float32 curve, 1M points, bytes/point: raw {raw:.3}, packed (no lz4) {packed:.3}, \
+         smallest {per_point:.3}"
+    );
     eprintln!(
         "float32 curve, 1M points: {:?}, {per_point:.3} bytes/point; whole file: {:.3} \
          block bytes/point over {} points",
