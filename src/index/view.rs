@@ -221,32 +221,21 @@ impl<'a> KeyView<'a> {
         needle_decides: bool,
         keep: impl Fn(&str) -> bool,
     ) -> RoaringBitmap {
-        let mut out = RoaringBitmap::new();
-        if let Some(f) = &self.frozen {
-            let mut matching = vec![false; f.distinct()];
-            let mut any = false;
-            for id in f.ids_containing(needle) {
-                if (needle_decides || keep(f.value(id)))
-                    && let Some(m) = matching.get_mut(id as usize)
-                {
-                    *m = true;
-                    any = true;
+        let mut out = match &self.frozen {
+            Some(f) => {
+                let mut matching = vec![false; f.distinct()];
+                for id in f.ids_containing(needle) {
+                    if (needle_decides || keep(f.value(id)))
+                        && let Some(m) = matching.get_mut(id as usize)
+                    {
+                        *m = true;
+                    }
                 }
+                self.frozen_marked(f, within, &matching)
             }
-            if any {
-                out = f.select_ids(&unshadowed(within, self.shadow), |id| {
-                    matching.get(id as usize).copied().unwrap_or(false)
-                });
-            }
-        }
-        if let Some(live) = self.live {
-            let matching: Vec<bool> = live.values().iter().map(|(_, s)| keep(s)).collect();
-            if matching.contains(&true) {
-                out |= live.select_ids(within, |id| {
-                    matching.get(id as usize).copied().unwrap_or(false)
-                });
-            }
-        }
+            None => RoaringBitmap::new(),
+        };
+        out |= self.live_where(within, keep);
         out
     }
 
@@ -257,24 +246,45 @@ impl<'a> KeyView<'a> {
         within: &RoaringBitmap,
         keep: impl Fn(&str) -> bool,
     ) -> RoaringBitmap {
-        let mut out = RoaringBitmap::new();
-        if let Some(f) = &self.frozen {
-            let matching: Vec<bool> = f.values().map(|(_, s)| keep(s)).collect();
-            if matching.contains(&true) {
-                out = f.select_ids(&unshadowed(within, self.shadow), |id| {
-                    matching.get(id as usize).copied().unwrap_or(false)
-                });
+        let mut out = match &self.frozen {
+            Some(f) => {
+                let matching: Vec<bool> = f.values().map(|(_, s)| keep(s)).collect();
+                self.frozen_marked(f, within, &matching)
             }
-        }
-        if let Some(live) = self.live {
-            let matching: Vec<bool> = live.values().iter().map(|(_, s)| keep(s)).collect();
-            if matching.contains(&true) {
-                out |= live.select_ids(within, |id| {
-                    matching.get(id as usize).copied().unwrap_or(false)
-                });
-            }
-        }
+            None => RoaringBitmap::new(),
+        };
+        out |= self.live_where(within, keep);
         out
+    }
+
+    /// Frozen runs among `within` (less the shadowed) whose value id is
+    /// marked in `matching`.
+    fn frozen_marked(
+        &self,
+        f: &FrozenKey<'_>,
+        within: &RoaringBitmap,
+        matching: &[bool],
+    ) -> RoaringBitmap {
+        if !matching.contains(&true) {
+            return RoaringBitmap::new();
+        }
+        f.select_ids(&unshadowed(within, self.shadow), |id| {
+            matching.get(id as usize).copied().unwrap_or(false)
+        })
+    }
+
+    /// Live runs among `within` whose value satisfies `keep`.
+    fn live_where(&self, within: &RoaringBitmap, keep: impl Fn(&str) -> bool) -> RoaringBitmap {
+        let Some(live) = self.live else {
+            return RoaringBitmap::new();
+        };
+        let matching: Vec<bool> = live.values().iter().map(|(_, s)| keep(s)).collect();
+        if !matching.contains(&true) {
+            return RoaringBitmap::new();
+        }
+        live.select_ids(within, |id| {
+            matching.get(id as usize).copied().unwrap_or(false)
+        })
     }
 }
 
