@@ -1,5 +1,7 @@
 //! Times one search on an existing store, in process, many times:
 //! `cargo run --release --example search_latency -- STORE FILTER [ORDER_BY] [MAX] [REPEATS]`
+//! (`IDS_ONLY=1` times `search_run_ids`; `GET_RUN_ROUNDS=N` repeats the
+//! `get_run` loop over the results).
 
 use std::time::Instant;
 
@@ -34,11 +36,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         max_results: Some(max_results),
         ..SearchRequest::default()
     };
+    // IDS_ONLY=1 times `search_run_ids` instead of `search_runs`.
+    let ids_only = std::env::var("IDS_ONLY").is_ok_and(|v| v == "1");
     let mut times = Vec::new();
     let mut results = 0;
     for _ in 0..repeats {
         let started = Instant::now();
-        results = store.search_runs(&request)?.runs.len();
+        results = if ids_only {
+            store.search_run_ids(&request)?.run_ids.len()
+        } else {
+            store.search_runs(&request)?.runs.len()
+        };
         times.push(started.elapsed().as_secs_f64() * 1e3);
     }
     times.sort_by(f64::total_cmp);
