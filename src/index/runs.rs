@@ -316,11 +316,6 @@ impl RunTable {
         self.promoted.get(&ord)
     }
 
-    /// Whether reads of run `ord` go to the live part.
-    pub fn is_live(&self, ord: Ordinal) -> bool {
-        ord >= self.base_len || (!self.shadow.is_empty() && self.shadow.contains(ord))
-    }
-
     /// Run `ord`, wherever it lives.
     pub fn get(&self, ord: Ordinal) -> RunRef<'_> {
         match (self.live(ord), &self.base) {
