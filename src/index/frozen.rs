@@ -95,6 +95,10 @@ pub struct Frozen {
     present: [Vec<OnceLock<RoaringBitmap>>; 3],
     /// Which sections are known to be UTF-8 text, by section number.
     text: Vec<bool>,
+    /// The start-time column, copied to the heap at open (8 bytes a run):
+    /// the default order reads it for every hit, in ordinal order but far
+    /// apart, and a mapped page the kernel has dropped would cost a fault.
+    start_times: Vec<i64>,
 }
 
 impl Frozen {
@@ -119,9 +123,18 @@ impl Frozen {
             meta,
             present,
             text: Vec::new(),
+            start_times: Vec::new(),
         };
         frozen.check_shape()?;
         frozen.validate_text()?;
+        let column = frozen.bytes(frozen.meta.start_time).chunks_exact(8);
+        frozen.start_times = column
+            .map(|b| {
+                let mut le = [0u8; 8];
+                le.copy_from_slice(b);
+                i64::from_le_bytes(le)
+            })
+            .collect();
         Ok(frozen)
     }
 
@@ -279,18 +292,13 @@ impl Frozen {
 
     /// Calls `f(ordinal, start time)` for every run, in ordinal order.
     pub fn for_each_start_time(&self, mut f: impl FnMut(Ordinal, i64)) {
-        let column = U64s::new(self.bytes(self.meta.start_time));
-        for i in 0..self.meta.runs as usize {
-            if let Some(t) = column.get_i64(i) {
-                f(i as Ordinal, t);
-            }
+        for (i, &t) in self.start_times.iter().enumerate() {
+            f(i as Ordinal, t);
         }
     }
 
     pub fn start_time(&self, ord: Ordinal) -> i64 {
-        U64s::new(self.bytes(self.meta.start_time))
-            .get_i64(ord as usize)
-            .unwrap_or(0)
+        self.start_times.get(ord as usize).copied().unwrap_or(0)
     }
 
     pub fn end_time(&self, ord: Ordinal) -> Option<i64> {
