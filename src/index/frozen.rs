@@ -423,6 +423,19 @@ impl Frozen {
         }
     }
 
+    /// Heap held beside the map: the start-time copy and the presence
+    /// bitmaps decoded so far.
+    pub fn heap_bytes(&self) -> usize {
+        let bitmaps: usize = self
+            .present
+            .iter()
+            .flatten()
+            .filter_map(OnceLock::get)
+            .map(RoaringBitmap::serialized_size)
+            .sum();
+        self.start_times.capacity() * 8 + self.text.capacity() + bitmaps
+    }
+
     /// Mapped bytes of the image.
     pub fn mapped_bytes(&self) -> u64 {
         std::fs::metadata(self.path()).map_or(0, |m| m.len())

@@ -800,6 +800,7 @@ impl RunTable {
             + self.shadow.serialized_size()
             + self.by_id.len() * 48
             + self.start_times.capacity() * 8
+            + self.base.as_ref().map_or(0, |b| b.heap_bytes())
     }
 
     /// Bytes of the mapped checkpoint image, and of its index sections.
