@@ -233,7 +233,8 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn prepared_patterns_agree(value in "[aAb%_\n]{0,8}", pattern in "[aAb%_]{0,6}") {
-            let (case, fold) = (LikePattern::new(&pattern, false), LikePattern::new(&pattern, true));
+            let case = LikePattern::new(&pattern, false);
+            let fold = LikePattern::new(&pattern, true);
             proptest::prop_assert_eq!(case.matches(&value), like(&value, &pattern));
             proptest::prop_assert_eq!(fold.matches(&value), ilike(&value, &pattern));
         }
