@@ -17,7 +17,7 @@ use super::frozen::{
 use super::image::{ImageWriter, StringsBuilder};
 use super::row::RowWriter;
 use super::strings::keeps_postings;
-use super::{Ordinal, RunTable};
+use super::{Dict, Ordinal, RunTable};
 use crate::error::{Error, Result};
 use crate::model::LifecycleStage;
 
@@ -30,24 +30,8 @@ pub fn write_image(table: &RunTable, path: &Path) -> Result<u64> {
     let run_ids = write_run_ids(&mut out, table, n)?;
     let columns = write_attributes(&mut out, table, n)?;
     let rows = write_rows(&mut out, table, n)?;
-    let mut param_keys = Vec::new();
-    for (k, key) in rows.params.into_iter().enumerate() {
-        param_keys.push(write_key(
-            &mut out,
-            table.param_keys().resolve(k as u32),
-            key,
-            n,
-        )?);
-    }
-    let mut tag_keys = Vec::new();
-    for (k, key) in rows.tags.into_iter().enumerate() {
-        tag_keys.push(write_key(
-            &mut out,
-            table.tag_keys().resolve(k as u32),
-            key,
-            n,
-        )?);
-    }
+    let param_keys = write_keys(&mut out, table.param_keys(), rows.params, n)?;
+    let tag_keys = write_keys(&mut out, table.tag_keys(), rows.tags, n)?;
     let metric_keys = write_metric_columns(&mut out, table, rows.metrics, n)?;
 
     let mut experiment_runs = Vec::new();
@@ -268,6 +252,19 @@ fn write_rows<'t>(out: &mut ImageWriter, table: &'t RunTable, n: u32) -> Result<
         blob,
     };
     Ok(rows)
+}
+
+/// The sections of every key of one kind (params or tags), by key id.
+fn write_keys(
+    out: &mut ImageWriter,
+    names: &Dict,
+    keys: Vec<KeyBuild<'_>>,
+    n: u32,
+) -> Result<Vec<KeySecs>> {
+    keys.into_iter()
+        .enumerate()
+        .map(|(k, key)| write_key(out, names.resolve(k as u32), key, n))
+        .collect()
 }
 
 /// One key's sections: values, sorted ids, presence, and postings or a

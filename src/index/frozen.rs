@@ -413,14 +413,19 @@ impl Frozen {
     fn lazy_bitmap(&self, which: usize, k: u32, section: u32) -> &RoaringBitmap {
         static EMPTY: OnceLock<RoaringBitmap> = OnceLock::new();
         match self.present[which].get(k as usize) {
-            Some(cell) => cell.get_or_init(|| {
-                self.bitmap(section).unwrap_or_else(|e| {
-                    tracing::warn!(error = %e, "damaged presence bitmap in the run image");
-                    RoaringBitmap::new()
-                })
-            }),
+            Some(cell) => self.decoded(cell, section),
             None => EMPTY.get_or_init(RoaringBitmap::new),
         }
+    }
+
+    /// The bitmap of `section`, decoded into `cell` on first use.
+    fn decoded<'s>(&'s self, cell: &'s OnceLock<RoaringBitmap>, section: u32) -> &'s RoaringBitmap {
+        cell.get_or_init(|| {
+            self.bitmap(section).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "damaged presence bitmap in the run image");
+                RoaringBitmap::new()
+            })
+        })
     }
 
     /// Heap held beside the map: the start-time copy and the presence
@@ -572,13 +577,7 @@ impl<'a> FrozenKey<'a> {
     /// Runs having the key.
     pub fn present(&self) -> &'a RoaringBitmap {
         let (cell, section) = self.present;
-        let frozen = self.frozen;
-        cell.get_or_init(|| {
-            frozen.bitmap(section).unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "damaged presence bitmap in the run image");
-                RoaringBitmap::new()
-            })
-        })
+        self.frozen.decoded(cell, section)
     }
 
     pub fn has_postings(&self) -> bool {

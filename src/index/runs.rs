@@ -727,27 +727,12 @@ impl RunTable {
             .into_iter()
             .map(|(k, p)| (self.metric_keys.resolve(k).to_string(), p))
             .collect();
-        let experiment_id = self
-            .experiments
-            .get(base.experiment(ord) as usize)
-            .map_or_else(String::new, |e| e.experiment.experiment_id.clone());
         let inputs = match row.inputs_json() {
             "" => Vec::new(),
             json => base.parse_inputs(ord, json),
         };
         Run {
-            info: RunInfo {
-                run_id: row.run_id.to_string(),
-                experiment_id,
-                run_name: row.run_name.to_string(),
-                user_id: row.user_id.to_string(),
-                status: base.status(ord),
-                start_time: base.start_time(ord),
-                end_time: base.end_time(ord),
-                lifecycle_stage: base.lifecycle(ord),
-                artifact_uri: row.artifact_uri.to_string(),
-                deleted_time: base.deleted_time(ord),
-            },
+            info: self.frozen_info(base, ord, row),
             params: named(row.params(), &self.param_keys),
             tags: named(row.tags(), &self.tag_keys),
             metrics,
@@ -755,16 +740,41 @@ impl RunTable {
         }
     }
 
+    /// The info of a frozen run, its record read once.
+    fn frozen_info(&self, base: &Frozen, ord: Ordinal, row: &Row<'_>) -> RunInfo {
+        RunInfo {
+            run_id: row.run_id.to_string(),
+            experiment_id: self.experiment_id(base.experiment(ord)),
+            run_name: row.run_name.to_string(),
+            user_id: row.user_id.to_string(),
+            status: base.status(ord),
+            start_time: base.start_time(ord),
+            end_time: base.end_time(ord),
+            lifecycle_stage: base.lifecycle(ord),
+            artifact_uri: row.artifact_uri.to_string(),
+            deleted_time: base.deleted_time(ord),
+        }
+    }
+
+    /// The id of experiment ordinal `e` ("" for none, a damaged image).
+    fn experiment_id(&self, e: u32) -> String {
+        self.experiments
+            .get(e as usize)
+            .map_or_else(String::new, |e| e.experiment.experiment_id.clone())
+    }
+
     /// The info part of run `ord`.
     pub fn info(&self, ord: Ordinal) -> RunInfo {
+        if self.live(ord).is_none()
+            && let Some(base) = &self.base
+            && let Some(row) = base.row(ord)
+        {
+            return self.frozen_info(base, ord, &row);
+        }
         let run = self.get(ord);
-        let experiment_id = self
-            .experiments
-            .get(run.experiment() as usize)
-            .map_or_else(String::new, |e| e.experiment.experiment_id.clone());
         RunInfo {
             run_id: run.run_id().to_string(),
-            experiment_id,
+            experiment_id: self.experiment_id(run.experiment()),
             run_name: run.run_name().to_string(),
             user_id: run.user_id().to_string(),
             status: run.status(),

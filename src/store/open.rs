@@ -378,6 +378,7 @@ pub(super) fn stats(store: &Store) -> Result<Stats> {
     let state = store.read();
     let table = &state.table;
     let runs = table.len() as u32;
+    let (run_image_bytes, index_mapped_bytes) = table.mapped_bytes();
     Ok(Stats {
         experiments: table.experiments().len() as u64,
         runs: u64::from(runs),
@@ -395,8 +396,8 @@ pub(super) fn stats(store: &Store) -> Result<Stats> {
                 .unwrap_or(0),
         artifact_bytes: folder_size(&store.root.join("artifacts")),
         index_heap_bytes: table.index_heap_bytes() as u64,
-        index_mapped_bytes: table.mapped_bytes().1,
-        run_image_bytes: table.mapped_bytes().0,
+        index_mapped_bytes,
+        run_image_bytes,
     })
 }
 
