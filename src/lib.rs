@@ -28,4 +28,5 @@ pub use model::{
     Param, Run, RunInfo, RunRecord, RunStatus, RunTag, ViewType,
 };
 pub use query::{ExperimentPage, ExperimentSearchRequest, IdPage, SearchPage, SearchRequest};
+pub use series::{Columns, MetricHistory};
 pub use store::{Durability, Options, Store};

@@ -18,7 +18,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use memmap2::Mmap;
 
@@ -32,6 +32,14 @@ pub(crate) const VERSION: u32 = 1;
 pub(crate) const HEADER_LEN: usize = 32;
 pub(crate) const FOOTER_LEN: usize = 24;
 pub(crate) const ENTRY_LEN: usize = 128;
+
+/// A block whose CRC has not been checked yet.
+const BLOCK_UNCHECKED: u8 = 0;
+/// A block whose CRC matched.
+const BLOCK_VERIFIED: u8 = 1;
+/// A raw block whose CRC matched and whose points are in MLflow's history
+/// order (by timestamp, then step), so its columns can be lent as they are.
+const BLOCK_IN_HISTORY_ORDER: u8 = 2;
 
 /// One directory slot, decoded.
 #[derive(Debug, Clone, Copy)]
@@ -136,9 +144,10 @@ pub struct SeriesFile {
     backing: Backing,
     series: usize,
     dir_offset: usize,
-    /// Whether each block's CRC has been checked, so that borrowing the
-    /// columns of a hot series pays for the check once per open.
-    verified: Box<[AtomicBool]>,
+    /// What is known of each block (one of the `BLOCK_*` states), so that
+    /// borrowing the columns of a hot series pays for its CRC check and its
+    /// order check once per open.
+    verified: Box<[AtomicU8]>,
 }
 
 impl std::fmt::Debug for SeriesFile {
@@ -214,7 +223,9 @@ impl SeriesFile {
         }
 
         check_directory(directory, dir_offset, points).map_err(|(at, why)| corrupt(at, why))?;
-        let verified = (0..series).map(|_| AtomicBool::new(false)).collect();
+        let verified = (0..series)
+            .map(|_| AtomicU8::new(BLOCK_UNCHECKED))
+            .collect();
         Ok(SeriesFile {
             path,
             backing,
@@ -297,7 +308,7 @@ impl SeriesFile {
 
     /// The series in slot `index`; `None` only if the directory, checked at
     /// open, were somehow invalid.
-    fn at(&self, index: usize) -> Option<SeriesRef<'_>> {
+    pub(crate) fn at(&self, index: usize) -> Option<SeriesRef<'_>> {
         let entry = Entry::decode(self.slot(index)).ok()?;
         let start = usize::try_from(entry.offset).ok()?;
         let end = start.checked_add(usize::try_from(entry.len).ok()?)?;
@@ -454,21 +465,29 @@ impl<'a> SeriesRef<'a> {
             return Ok(None);
         }
         self.verify()?;
+        match self.raw_columns() {
+            Some(columns) => Ok(Some(columns)),
+            None => Err(self.corrupt(0, "raw block is misaligned or cut short")),
+        }
+    }
 
+    /// The three columns of a raw block as slices of the file, unchecked;
+    /// `None` when the block is not raw, is misaligned or is cut short.
+    fn raw_columns(&self) -> Option<Columns<'a>> {
+        if self.entry.encoding != Encoding::Raw || cfg!(target_endian = "big") {
+            return None;
+        }
         let n = self.entry.summary.count as usize;
         let column = |i: usize| {
             self.block
                 .get(i * n * 8..(i + 1) * n * 8)
                 .and_then(as_words)
         };
-        match (column(0), column(1), column(2)) {
-            (Some(steps), Some(timestamps), Some(values)) => Ok(Some(Columns {
-                steps: words_as_i64(steps),
-                timestamps: words_as_i64(timestamps),
-                values: words_as_f64(values),
-            })),
-            _ => Err(self.corrupt(0, "raw block is misaligned or cut short")),
-        }
+        Some(Columns {
+            steps: words_as_i64(column(0)?),
+            timestamps: words_as_i64(column(1)?),
+            values: words_as_f64(column(2)?),
+        })
     }
 
     /// Replaces the contents of `out` with the points, in logging order,
@@ -481,15 +500,39 @@ impl<'a> SeriesRef<'a> {
             .map_err(|e| self.corrupt(e.offset, e.reason))
     }
 
+    /// The columns borrowed from the file when the block is raw and its
+    /// points are already in MLflow's history order (by timestamp, then
+    /// step: the usual case, as points are logged as time goes on), `None`
+    /// otherwise. The order is checked with the CRC, once per open file.
+    pub fn history_columns(&self) -> Result<Option<Columns<'a>>> {
+        let Some(columns) = self.columns()? else {
+            return Ok(None);
+        };
+        let state = &self.file.verified[self.index];
+        if state.load(Ordering::Acquire) == BLOCK_IN_HISTORY_ORDER {
+            return Ok(Some(columns));
+        }
+        Ok(None)
+    }
+
+    /// The index of this series' slot in its file's directory.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
     fn verify(&self) -> Result<()> {
-        let verified = &self.file.verified[self.index];
-        if verified.load(Ordering::Acquire) {
+        let state = &self.file.verified[self.index];
+        if state.load(Ordering::Acquire) != BLOCK_UNCHECKED {
             return Ok(());
         }
         if crc32fast::hash(self.block) != self.entry.crc {
             return Err(self.corrupt(0, "block CRC mismatch"));
         }
-        verified.store(true, Ordering::Release);
+        let known = match self.raw_columns() {
+            Some(columns) if in_history_order(&columns) => BLOCK_IN_HISTORY_ORDER,
+            _ => BLOCK_VERIFIED,
+        };
+        state.store(known, Ordering::Release);
         Ok(())
     }
 
@@ -498,6 +541,13 @@ impl<'a> SeriesRef<'a> {
         self.file
             .corrupt(self.entry.offset as usize + offset, reason)
     }
+}
+
+/// Whether every point sorts after its predecessor by (timestamp, step)
+/// or ties with it (ties keep logging order, as the history order does).
+fn in_history_order(columns: &Columns<'_>) -> bool {
+    let keys = columns.timestamps.iter().zip(columns.steps);
+    keys.clone().zip(keys.skip(1)).all(|(a, b)| a <= b)
 }
 
 /// `bytes` as aligned 8-byte words, or `None` when misaligned.

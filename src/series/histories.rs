@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{SeriesFile, SeriesFileWriter, SeriesId, SeriesStore};
+use super::{Encoding, MetricHistory, SeriesFile, SeriesFileWriter, SeriesId, SeriesStore};
 use crate::error::Result;
 use crate::model::MetricPoint;
 
@@ -43,6 +43,26 @@ impl Histories {
         }
         out.extend_from_slice(self.tail.points(id));
         Ok(out)
+    }
+
+    /// Every point of a series in MLflow's history order, with the sealed
+    /// part lent from the file when it is raw and already in that order.
+    pub fn history(&self, id: SeriesId) -> Result<MetricHistory> {
+        let mut tail = self.tail.points(id).to_vec();
+        tail.sort_by(MetricPoint::history_cmp);
+        let Some(sealed) = self.sealed.as_ref() else {
+            return Ok(MetricHistory::owned(tail));
+        };
+        let Some(series) = sealed.series(id.0, id.1) else {
+            return Ok(MetricHistory::owned(tail));
+        };
+        if let Some(lent) = MetricHistory::lent(sealed, series.index(), tail)? {
+            return Ok(lent);
+        }
+
+        let mut points = self.points(id)?;
+        points.sort_by(MetricPoint::history_cmp);
+        Ok(MetricHistory::owned(points))
     }
 
     /// Appends `point` unless the series already holds the exact same
@@ -100,17 +120,20 @@ impl Histories {
     }
 
     /// Writes a series file holding every series: the sealed part and the
-    /// first `covered` tail points of each. Returns it opened.
+    /// first `covered` tail points of each. Series for which `hot` holds are
+    /// written raw, to be lent to readers in place; the others (cold) in
+    /// whichever encoding is smallest. Returns the file opened.
     pub fn write_file(
         &self,
         path: &Path,
         covered: &HashMap<SeriesId, usize>,
+        hot: impl Fn(SeriesId) -> bool,
     ) -> Result<Arc<SeriesFile>> {
         let mut ids: BTreeMap<SeriesId, ()> = covered.keys().map(|&id| (id, ())).collect();
         if let Some(sealed) = &self.sealed {
             ids.extend(sealed.iter().map(|(run, key, _)| ((run, key), ())));
         }
-        // The smallest encoding for every series, short ones included: reads
+        // Cold series in their smallest encoding, short ones included: reads
         // of short series cost little either way.
         let mut writer = SeriesFileWriter::create(path)?.raw_up_to(0);
         let mut buffer = Vec::new();
@@ -121,7 +144,11 @@ impl Histories {
             }
             let take = covered.get(&id).copied().unwrap_or(0);
             buffer.extend_from_slice(&self.tail.points(id)[..take]);
-            writer.add(id.0, id.1, &buffer)?;
+            if hot(id) {
+                writer.add_encoded(id.0, id.1, &buffer, Encoding::Raw)?;
+            } else {
+                writer.add(id.0, id.1, &buffer)?;
+            }
         }
         writer.finish()?;
         Ok(Arc::new(SeriesFile::open(path)?))

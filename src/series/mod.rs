@@ -7,6 +7,7 @@
 mod codec;
 mod file;
 mod histories;
+mod history;
 mod sample;
 mod summary;
 mod writer;
@@ -16,6 +17,7 @@ use std::collections::HashMap;
 pub use codec::Encoding;
 pub use file::{Columns, SeriesFile, SeriesRef, fuzz_series_file};
 pub use histories::Histories;
+pub use history::MetricHistory;
 pub use sample::downsample;
 pub use summary::SeriesSummary;
 pub use writer::{FileStats, RAW_UP_TO, SeriesFileWriter};

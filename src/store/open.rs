@@ -16,7 +16,9 @@ use crate::catalog::{self, Manifest};
 use crate::error::{Error, Result};
 use crate::index::{Frozen, RunTable, image_is_other_version, write_image};
 use crate::log::{self, Position, StreamWriter};
-use crate::series::{Histories, SeriesFile};
+use crate::model::RunStatus;
+use crate::series::{Histories, SeriesFile, SeriesId};
+use roaring::RoaringBitmap;
 use std::sync::Arc;
 
 /// Contents of the `FORMAT` file.
@@ -291,7 +293,7 @@ pub(super) fn checkpoint(store: &Store) -> Result<()> {
     let mut w = writer.lock().unwrap_or_else(|p| p.into_inner());
     let _no_refresh = store.refresh_lock.lock().unwrap_or_else(|p| p.into_inner());
     w.sync()?;
-    let (hlc, positions, covered, histories, version) = {
+    let (hlc, positions, covered, running, histories, version) = {
         let state = store.read();
         write_image(&state.table, &index_dir.join(&name))?;
         let covered = state.series.tail_lengths();
@@ -299,6 +301,7 @@ pub(super) fn checkpoint(store: &Store) -> Result<()> {
             state.hlc,
             state.applied.clone(),
             covered,
+            running_runs(&state.table),
             state.series.clone(),
             state.version,
         )
@@ -307,7 +310,11 @@ pub(super) fn checkpoint(store: &Store) -> Result<()> {
     drop(w);
     failpoint::hit("checkpoint:snapshot-written");
 
-    let sealed = histories.write_file(&series_dir.join(&series_name), &covered)?;
+    // Series of running runs are hot: dashboards re-read them while the run
+    // trains, so they stay raw and are lent in place. A finished run's
+    // series are cold and get compressed at the next checkpoint.
+    let hot = |(run, _key): SeriesId| running.contains(run);
+    let sealed = histories.write_file(&series_dir.join(&series_name), &covered, hot)?;
     failpoint::hit("checkpoint:series-written");
     let manifest = Manifest {
         checkpoint: next,
@@ -334,6 +341,13 @@ pub(super) fn checkpoint(store: &Store) -> Result<()> {
     failpoint::hit("checkpoint:old-snapshot-removed");
     remove_old_files(&series_dir, "series-", &series_name);
     Ok(())
+}
+
+/// Ordinals of the runs whose status is RUNNING.
+fn running_runs(table: &RunTable) -> RoaringBitmap {
+    (0..table.len() as u32)
+        .filter(|&ord| table.get(ord).status() == RunStatus::Running)
+        .collect()
 }
 
 /// Old checkpoint files are garbage once the catalog names newer ones;

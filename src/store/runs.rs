@@ -13,6 +13,7 @@ use crate::model::{
     RunStatus, RunTag, new_run_id, now_ms, random_run_name, validate_batch_counts, validate_input,
     validate_metric, validate_param, validate_run_id, validate_tag,
 };
+use crate::series::MetricHistory;
 
 /// Most runs one `import_runs` call takes.
 pub const MAX_IMPORT_RUNS: usize = 10_000;
@@ -400,14 +401,21 @@ impl Store {
     /// then step, points equal in both in the order they were logged. An
     /// unknown key gives an empty history.
     pub fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<MetricPoint>> {
+        Ok(self.metric_history_ref(run_id, key)?.to_vec())
+    }
+
+    /// [`Store::metric_history`] without the copy: a sealed series of a run
+    /// still RUNNING at the last checkpoint (stored raw, see
+    /// `docs/architecture.md`) is lent as column slices of the mapped series
+    /// file, followed by the points logged since. Other series are decoded
+    /// into an owned vector. The result holds the file open, not the store.
+    pub fn metric_history_ref(&self, run_id: &str, key: &str) -> Result<MetricHistory> {
         let state = self.read();
         let ord = existing_run(&state, run_id)?;
-        let Some(k) = state.table.metric_keys().get(key) else {
-            return Ok(Vec::new());
-        };
-        let mut points = state.series.points((ord, k))?;
-        points.sort_by(MetricPoint::history_cmp);
-        Ok(points)
+        match state.table.metric_keys().get(key) {
+            Some(k) => state.series.history((ord, k)),
+            None => Ok(MetricHistory::owned(Vec::new())),
+        }
     }
 
     /// At most `max_points` points of one metric for plotting: the points
@@ -440,18 +448,31 @@ impl Store {
         run_ids: &[String],
         key: &str,
     ) -> Result<Vec<(String, Vec<MetricPoint>)>> {
+        let histories = self.metric_histories_ref(run_ids, key)?;
+        Ok(histories
+            .into_iter()
+            .map(|(run_id, history)| (run_id, history.to_vec()))
+            .collect())
+    }
+
+    /// [`Store::metric_histories`] without copies where the series can be
+    /// lent (see [`Store::metric_history_ref`]).
+    pub fn metric_histories_ref(
+        &self,
+        run_ids: &[String],
+        key: &str,
+    ) -> Result<Vec<(String, MetricHistory)>> {
         let state = self.read();
         let k = state.table.metric_keys().get(key);
         run_ids
             .iter()
             .map(|run_id| {
                 let ord = existing_run(&state, run_id)?;
-                let mut points = match k {
-                    Some(k) => state.series.points((ord, k))?,
-                    None => Vec::new(),
+                let history = match k {
+                    Some(k) => state.series.history((ord, k))?,
+                    None => MetricHistory::owned(Vec::new()),
                 };
-                points.sort_by(MetricPoint::history_cmp);
-                Ok((run_id.clone(), points))
+                Ok((run_id.clone(), history))
             })
             .collect()
     }
