@@ -14,7 +14,7 @@ use roaring::RoaringBitmap;
 use super::frozen::{
     FLAG_DELETED, FLAG_DELETED_TIME, FLAG_END, KeySecs, Meta, MetricSecs, StrSecs, TOMBSTONE,
 };
-use super::image::{ImageWriter, StringsBuilder};
+use super::image::{ImageWriter, StringsBuilder, offsets_bytes};
 use super::row::RowWriter;
 use super::strings::keeps_postings;
 use super::{Dict, Ordinal, RunTable};
@@ -54,6 +54,7 @@ pub fn write_image(table: &RunTable, path: &Path) -> Result<u64> {
         experiment: columns.experiment,
         flags: columns.flags,
         start_time: columns.start_time,
+        by_start: columns.by_start,
         end_time: columns.end_time,
         deleted_time: columns.deleted_time,
         rows: rows.secs,
@@ -74,8 +75,12 @@ fn strings_section(
     for v in values {
         b.push(v.as_ref());
     }
-    let (offsets, blob) = b.write(out)?;
-    Ok(StrSecs { offsets, blob })
+    let (offsets, blob, wide) = b.write(out)?;
+    Ok(StrSecs {
+        offsets,
+        blob,
+        wide,
+    })
 }
 
 fn bitmap_section(out: &mut ImageWriter, bitmap: &RoaringBitmap) -> Result<u32> {
@@ -108,6 +113,7 @@ struct Columns {
     experiment: u32,
     flags: u32,
     start_time: u32,
+    by_start: u32,
     end_time: u32,
     deleted_time: u32,
 }
@@ -135,12 +141,21 @@ fn write_attributes(out: &mut ImageWriter, table: &RunTable, n: u32) -> Result<C
         experiment: u32_section(out, (0..n).map(|o| run(o).experiment()))?,
         flags: out.section(&flags)?,
         start_time: u64_section(out, (0..n).map(|o| run(o).start_time() as u64))?,
+        by_start: u32_section(out, by_start_time(table, n).into_iter())?,
         end_time: u64_section(out, (0..n).map(|o| run(o).end_time().unwrap_or(0) as u64))?,
         deleted_time: u64_section(
             out,
             (0..n).map(|o| run(o).deleted_time().unwrap_or(0) as u64),
         )?,
     })
+}
+
+/// Ordinals by start time, latest first (ties in ordinal order): the
+/// default order's leading key, walked by first pages of dense searches.
+fn by_start_time(table: &RunTable, n: u32) -> Vec<Ordinal> {
+    let mut order: Vec<Ordinal> = (0..n).collect();
+    order.sort_by_key(|&ord| std::cmp::Reverse(table.start_time(ord)));
+    order
 }
 
 /// The distinct values of one key as they are met, and who has which.
@@ -181,6 +196,7 @@ fn write_rows<'t>(out: &mut ImageWriter, table: &'t RunTable, n: u32) -> Result<
         secs: StrSecs {
             offsets: 0,
             blob: 0,
+            wide: false,
         },
         params: (0..table.param_keys().len())
             .map(|_| KeyBuild::default())
@@ -190,8 +206,7 @@ fn write_rows<'t>(out: &mut ImageWriter, table: &'t RunTable, n: u32) -> Result<
             .collect(),
         metrics: vec![Vec::new(); table.metric_keys().len()],
     };
-    let mut offsets = Vec::with_capacity(n as usize + 1);
-    offsets.push(0u64);
+    let mut ends = Vec::with_capacity(n as usize);
     let mut written = 0u64;
     let mut record = Vec::with_capacity(4096);
     out.begin();
@@ -244,12 +259,14 @@ fn write_rows<'t>(out: &mut ImageWriter, table: &'t RunTable, n: u32) -> Result<
         }
         out.put(&record)?;
         written += record.len() as u64;
-        offsets.push(written);
+        ends.push(written);
     }
     let blob = out.end()?;
+    let (offsets, wide) = offsets_bytes(&ends);
     rows.secs = StrSecs {
-        offsets: u64_section(out, offsets.into_iter())?,
+        offsets: out.section(&offsets)?,
         blob,
+        wide,
     };
     Ok(rows)
 }
@@ -288,8 +305,13 @@ fn write_key(out: &mut ImageWriter, name: &str, key: KeyBuild<'_>, n: u32) -> Re
                 .map_err(|e| Error::Internal(format!("cannot serialize postings: {e}")))?;
             b.push(&bytes);
         }
-        let (offsets, blob) = b.write(out)?;
-        (Some(StrSecs { offsets, blob }), None)
+        let (offsets, blob, wide) = b.write(out)?;
+        let secs = StrSecs {
+            offsets,
+            blob,
+            wide,
+        };
+        (Some(secs), None)
     } else {
         let mut column = vec![TOMBSTONE; n as usize];
         for &(ord, id) in &key.entries {

@@ -20,7 +20,7 @@ use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 
 use super::Ordinal;
-use super::image::{Bytes, Image, Strings, U32s, U64s};
+use super::image::{Bytes, Image, Strings, U32s, U64s, offset_width};
 use super::row::{Entry, Row};
 use super::runs::FieldClocks;
 use crate::error::{Error, Result};
@@ -31,6 +31,8 @@ use crate::model::{DatasetInput, Experiment, LifecycleStage, MetricPoint, RunSta
 pub(super) struct StrSecs {
     pub offsets: u32,
     pub blob: u32,
+    /// Offsets are `u64` (blob over 4 GiB) rather than `u32`.
+    pub wide: bool,
 }
 
 /// One param or tag key: values in id order, ids sorted by value, the runs
@@ -71,6 +73,8 @@ pub(super) struct Meta {
     /// end time (bit 4), has a deleted time (bit 5).
     pub flags: u32,
     pub start_time: u32,
+    /// Ordinals by start time, latest first.
+    pub by_start: u32,
     pub end_time: u32,
     pub deleted_time: u32,
     /// One record per run (`row.rs`): names, clocks, params, tags,
@@ -201,9 +205,9 @@ impl Frozen {
             // while mapped (see `Image::open`). Entries are cut from it with
             // `str::get`, which refuses cuts inside a character.
             let text = unsafe { std::str::from_utf8_unchecked(blob) };
-            return Strings::with_text(self.bytes(s.offsets), text);
+            return Strings::with_text(self.bytes(s.offsets), s.wide, text);
         }
-        Strings::new(self.bytes(s.offsets), blob)
+        Strings::new(self.bytes(s.offsets), s.wide, blob)
     }
 
     /// Checks every string blob the meta names as UTF-8 (one fast pass per
@@ -295,6 +299,11 @@ impl Frozen {
         for (i, &t) in self.start_times.iter().enumerate() {
             f(i as Ordinal, t);
         }
+    }
+
+    /// Ordinals by start time, latest first (ties in ordinal order).
+    pub fn by_start_time(&self) -> U32s<'_> {
+        U32s::new(self.bytes(self.meta.by_start))
     }
 
     pub fn start_time(&self, ord: Ordinal) -> i64 {
@@ -451,7 +460,7 @@ impl Frozen {
     /// lifecycle bitmaps), apart from the runs' own data.
     pub fn index_bytes(&self) -> u64 {
         let m = &self.meta;
-        let mut sections = vec![m.run_ids_sorted, m.deleted];
+        let mut sections = vec![m.run_ids_sorted, m.by_start, m.deleted];
         sections.extend(&m.experiment_runs);
         for k in m.param_keys.iter().chain(&m.tag_keys) {
             sections.extend([k.values.offsets, k.values.blob, k.sorted, k.present]);
@@ -477,11 +486,12 @@ impl Frozen {
             (m.experiment, 4 * n),
             (m.flags, n),
             (m.start_time, 8 * n),
+            (m.by_start, 4 * n),
             (m.end_time, 8 * n),
             (m.deleted_time, 8 * n),
         ];
         for s in [m.run_ids, m.rows] {
-            fixed.push((s.offsets, 8 * (n + 1)));
+            fixed.push((s.offsets, offset_width(s.wide) * (n + 1)));
         }
         for k in &m.metric_keys {
             fixed.push((k.latest, 8 * n));

@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 const MAGIC: &[u8; 8] = b"RSRUNIMG";
 const END_MAGIC: &[u8; 8] = b"RSIMGEND";
 /// 2: runs as one record each (`row.rs`).
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 const HEADER_LEN: usize = 32;
 const ENTRY_LEN: usize = 24;
 const FOOTER_LEN: usize = 32;
@@ -410,10 +410,40 @@ pub type Bytes<'a> = Column<'a, 1>;
 pub type U32s<'a> = Column<'a, 4>;
 pub type U64s<'a> = Column<'a, 8>;
 
+/// The `n + 1` offsets of a [`Strings`] pair: `u32` when the blob is at
+/// most 4 GiB (the usual case: half the bytes of a large dictionary's
+/// offsets), `u64` beyond.
+#[derive(Debug, Clone, Copy)]
+enum Offsets<'a> {
+    Narrow(U32s<'a>),
+    Wide(U64s<'a>),
+}
+
+impl Offsets<'_> {
+    fn get(&self, i: usize) -> Option<u64> {
+        match self {
+            Offsets::Narrow(column) => column.get(i).map(u64::from),
+            Offsets::Wide(column) => column.get(i),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Offsets::Narrow(column) => column.len(),
+            Offsets::Wide(column) => column.len(),
+        }
+    }
+}
+
+/// Bytes of one offset of a [`Strings`] pair whose offsets are `wide` or not.
+pub fn offset_width(wide: bool) -> usize {
+    if wide { 8 } else { 4 }
+}
+
 /// Strings stored end to end, with `n + 1` offsets into the blob.
 #[derive(Debug, Clone, Copy)]
 pub struct Strings<'a> {
-    offsets: U64s<'a>,
+    offsets: Offsets<'a>,
     blob: &'a [u8],
     /// The blob as text when it is known to be UTF-8 as a whole: entries
     /// are then cut from it with `str::get`, which checks only that both
@@ -422,20 +452,29 @@ pub struct Strings<'a> {
 }
 
 impl<'a> Strings<'a> {
-    pub fn new(offsets: &'a [u8], blob: &'a [u8]) -> Self {
+    /// Strings over `blob` cut at `offsets` (8-byte offsets when `wide`).
+    pub fn new(offsets: &'a [u8], wide: bool, blob: &'a [u8]) -> Self {
         Strings {
-            offsets: U64s::new(offsets),
+            offsets: Self::offsets(offsets, wide),
             blob,
             text: None,
         }
     }
 
     /// Strings over a blob already validated as UTF-8.
-    pub fn with_text(offsets: &'a [u8], text: &'a str) -> Self {
+    pub fn with_text(offsets: &'a [u8], wide: bool, text: &'a str) -> Self {
         Strings {
-            offsets: U64s::new(offsets),
+            offsets: Self::offsets(offsets, wide),
             blob: text.as_bytes(),
             text: Some(text),
+        }
+    }
+
+    fn offsets(bytes: &'a [u8], wide: bool) -> Offsets<'a> {
+        if wide {
+            Offsets::Wide(U64s::new(bytes))
+        } else {
+            Offsets::Narrow(U32s::new(bytes))
         }
     }
 
@@ -496,27 +535,44 @@ impl<'a> Strings<'a> {
 /// Builds a [`Strings`] pair of sections.
 #[derive(Default)]
 pub struct StringsBuilder {
-    pub offsets: Vec<u8>,
+    /// End offset of every entry so far (the leading 0 is implied).
+    ends: Vec<u64>,
     pub blob: Vec<u8>,
 }
 
 impl StringsBuilder {
     pub fn push(&mut self, s: &[u8]) {
-        if self.offsets.is_empty() {
-            self.offsets.extend_from_slice(&0u64.to_le_bytes());
-        }
         self.blob.extend_from_slice(s);
-        self.offsets
-            .extend_from_slice(&(self.blob.len() as u64).to_le_bytes());
+        self.ends.push(self.blob.len() as u64);
     }
 
-    /// Writes both sections; returns (offsets, blob) section numbers.
-    pub fn write(mut self, out: &mut ImageWriter) -> Result<(u32, u32)> {
-        if self.offsets.is_empty() {
-            self.offsets.extend_from_slice(&0u64.to_le_bytes());
-        }
-        Ok((out.section(&self.offsets)?, out.section(&self.blob)?))
+    /// Writes both sections; returns (offsets, blob) section numbers and
+    /// whether the offsets are wide.
+    pub fn write(self, out: &mut ImageWriter) -> Result<(u32, u32, bool)> {
+        let (offsets, wide) = offsets_bytes(&self.ends);
+        Ok((out.section(&offsets)?, out.section(&self.blob)?, wide))
     }
+
+    /// The offsets section's bytes and width, as `write` stores them.
+    #[cfg(test)]
+    pub fn offsets(&self) -> (Vec<u8>, bool) {
+        offsets_bytes(&self.ends)
+    }
+}
+
+/// The bytes of the offsets section for entries ending at `ends` (a
+/// leading 0 first): narrow when the last end fits in a `u32`.
+pub fn offsets_bytes(ends: &[u64]) -> (Vec<u8>, bool) {
+    let wide = ends.last().is_some_and(|&end| end > u64::from(u32::MAX));
+    let mut bytes = Vec::with_capacity((ends.len() + 1) * offset_width(wide));
+    for &at in std::iter::once(&0).chain(ends) {
+        if wide {
+            bytes.extend_from_slice(&at.to_le_bytes());
+        } else {
+            bytes.extend_from_slice(&(at as u32).to_le_bytes());
+        }
+    }
+    (bytes, wide)
 }
 
 #[cfg(test)]
@@ -591,12 +647,34 @@ mod tests {
         for s in ["xab", "zab", "", "ab", "b", "aab", "abab"] {
             b.push(s.as_bytes());
         }
-        let strings = Strings::new(&b.offsets, &b.blob);
+        let (offsets, wide) = b.offsets();
+        assert!(!wide);
+        let strings = Strings::new(&offsets, wide, &b.blob);
         assert_eq!(strings.containing(b"ab"), vec![0, 1, 3, 5, 6]);
         // "xab|zab": "abz" only across the boundary.
         assert_eq!(strings.containing(b"abz"), Vec::<u32>::new());
         assert_eq!(strings.containing(b"bab"), vec![6]);
         assert_eq!(strings.containing(b"b"), vec![0, 1, 3, 4, 5, 6]);
+    }
+
+    #[test]
+    fn offsets_are_narrow_up_to_4_gib_and_wide_beyond() {
+        let (bytes, wide) = offsets_bytes(&[3, u64::from(u32::MAX)]);
+        assert!(!wide);
+        assert_eq!(bytes.len(), 3 * 4);
+
+        let (bytes, wide) = offsets_bytes(&[3, u64::from(u32::MAX) + 1]);
+        assert!(wide);
+        assert_eq!(bytes.len(), 3 * 8);
+        assert_eq!(U64s::new(&bytes).get(2), Some(1 << 32));
+
+        // Wide offsets read the same entries as narrow ones.
+        let wide_bytes: Vec<u8> = [0u64, 2, 5].iter().flat_map(|o| o.to_le_bytes()).collect();
+        let strings = Strings::new(&wide_bytes, true, b"abcde");
+        assert_eq!(
+            (strings.len(), strings.get(0), strings.get(1)),
+            (2, "ab", "cde")
+        );
     }
 
     #[test]

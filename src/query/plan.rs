@@ -424,6 +424,9 @@ impl<'t> FastRank<'t> {
         if limit == 0 {
             return RoaringBitmap::new();
         }
+        if let Some(found) = self.by_start_order(table, hits, limit) {
+            return found;
+        }
         if let Some(found) = self.by_columns(table, hits, limit) {
             return found;
         }
@@ -432,6 +435,56 @@ impl<'t> FastRank<'t> {
             best.offer(self.rank(table, ord), ord);
         }
         to_bitmap(best.finish())
+    }
+
+    /// For the start-time order: walks the image's runs by start time and
+    /// keeps the first `limit` hits, with every hit tied with the last of
+    /// them. A dense search meets them after about `limit x runs / hits`
+    /// steps, far fewer than its hits. Runs created since the image are
+    /// ranked apart and added. `None` for other orders, and when the walk
+    /// would take more steps than ranking every hit.
+    fn by_start_order(
+        &self,
+        table: &RunTable,
+        hits: &RoaringBitmap,
+        limit: usize,
+    ) -> Option<RoaringBitmap> {
+        let FastRank::Start { ascending } = *self else {
+            return None;
+        };
+        let frozen = table.frozen()?;
+        let base = frozen.len();
+        let steps = (limit as u64).saturating_mul(u64::from(base)) / hits.len().max(1);
+        if steps > hits.len() {
+            return None;
+        }
+
+        let order = frozen.by_start_time();
+        let n = order.len();
+        let mut kept: Vec<Ordinal> = Vec::with_capacity(limit + 16);
+        let mut last_start = None;
+        for i in 0..n {
+            let at = if ascending { n - 1 - i } else { i };
+            let Some(ord) = order.get(at).filter(|&ord| ord < base) else {
+                continue;
+            };
+            let start = table.start_time(ord);
+            if kept.len() >= limit && last_start != Some(start) {
+                break;
+            }
+            if hits.contains(ord) {
+                kept.push(ord);
+                last_start = Some(start);
+            }
+        }
+
+        let mut live = TopRanks::new(limit);
+        for ord in hits.range(base..) {
+            live.offer(self.rank(table, ord), ord);
+        }
+        kept.extend(live.finish().into_iter().map(|(_, ord)| ord));
+        kept.sort_unstable();
+        RoaringBitmap::from_sorted_iter(kept).ok()
     }
 
     /// When hits are most runs, ranking every run straight from the
