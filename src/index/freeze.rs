@@ -209,11 +209,17 @@ fn write_rows<'t>(out: &mut ImageWriter, table: &'t RunTable, n: u32) -> Result<
     let mut ends = Vec::with_capacity(n as usize);
     let mut written = 0u64;
     let mut record = Vec::with_capacity(4096);
+    let mut w = RowWriter::default();
+    let ranks = [
+        name_ranks(table.param_keys()),
+        name_ranks(table.tag_keys()),
+        name_ranks(table.metric_keys()),
+    ];
+    let by_name = |rank: &[u32], k: u32| rank.get(k as usize).copied().unwrap_or(u32::MAX);
     out.begin();
     for ord in 0..n {
         record.clear();
         let run = table.get(ord);
-        let mut w = RowWriter::new(&mut record);
         for s in [
             run.run_id(),
             run.run_name(),
@@ -223,10 +229,11 @@ fn write_rows<'t>(out: &mut ImageWriter, table: &'t RunTable, n: u32) -> Result<
             w.str(s);
         }
         w.clocks(run.clocks());
-        for (slots, keys, tombstones) in [
-            (table.param_slots(ord), &mut rows.params, false),
-            (table.tag_slots(ord), &mut rows.tags, true),
+        for (mut slots, keys, rank, tombstones) in [
+            (table.param_slots(ord), &mut rows.params, &ranks[0], false),
+            (table.tag_slots(ord), &mut rows.tags, &ranks[1], true),
         ] {
+            slots.sort_unstable_by_key(|&(k, _, _)| by_name(rank, k));
             w.u32(slots.len() as u32);
             for (k, value, clock) in slots {
                 w.u32(k);
@@ -241,7 +248,8 @@ fn write_rows<'t>(out: &mut ImageWriter, table: &'t RunTable, n: u32) -> Result<
                 }
             }
         }
-        let metrics = table.metrics_of(ord);
+        let mut metrics = table.metrics_of(ord);
+        metrics.sort_unstable_by_key(|&(k, _)| by_name(&ranks[2], k));
         w.u32(metrics.len() as u32);
         for (k, point) in metrics {
             w.point(k, point);
@@ -257,6 +265,7 @@ fn write_rows<'t>(out: &mut ImageWriter, table: &'t RunTable, n: u32) -> Result<
                 .map_err(|e| Error::Internal(format!("cannot encode inputs: {e}")))?;
             w.str(&json);
         }
+        w.finish(&mut record);
         out.put(&record)?;
         written += record.len() as u64;
         ends.push(written);
@@ -269,6 +278,18 @@ fn write_rows<'t>(out: &mut ImageWriter, table: &'t RunTable, n: u32) -> Result<
         wide,
     };
     Ok(rows)
+}
+
+/// Each key id's place in name order: records list params, tags and
+/// metrics in it, the order a shown run's maps have.
+fn name_ranks(keys: &Dict) -> Vec<u32> {
+    let mut ids: Vec<u32> = (0..keys.len() as u32).collect();
+    ids.sort_unstable_by(|&a, &b| keys.resolve(a).cmp(keys.resolve(b)));
+    let mut ranks = vec![0; ids.len()];
+    for (rank, id) in ids.into_iter().enumerate() {
+        ranks[id as usize] = rank as u32;
+    }
+    ranks
 }
 
 /// The sections of every key of one kind (params or tags), by key id.

@@ -363,12 +363,16 @@ impl Frozen {
 
     /// Params of run `ord`: (key id, value, clock).
     pub fn params(&self, ord: Ordinal) -> Vec<Entry<'_>> {
-        self.row(ord).map(|r| r.params()).unwrap_or_default()
+        self.row(ord)
+            .map(|r| r.params().collect())
+            .unwrap_or_default()
     }
 
     /// Tags of run `ord`, deleted ones as `None`.
     pub fn tags(&self, ord: Ordinal) -> Vec<Entry<'_>> {
-        self.row(ord).map(|r| r.tags()).unwrap_or_default()
+        self.row(ord)
+            .map(|r| r.tags().collect())
+            .unwrap_or_default()
     }
 
     /// The value of param key `key` of run `ord`.

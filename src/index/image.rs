@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 const MAGIC: &[u8; 8] = b"RSRUNIMG";
 const END_MAGIC: &[u8; 8] = b"RSIMGEND";
 /// 2: runs as one record each (`row.rs`).
-const VERSION: u32 = 3;
+const VERSION: u32 = 4;
 const HEADER_LEN: usize = 32;
 const ENTRY_LEN: usize = 24;
 const FOOTER_LEN: usize = 32;

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use roaring::RoaringBitmap;
 
 use super::frozen::Frozen;
-use super::row::{Entry, Row};
+use super::row::{Entries, Row};
 use super::view::{KeyView, MetricView, RunRef};
 use super::{Dict, MetricIndex, Ordinal, StringIndex};
 use crate::error::Result;
@@ -359,6 +359,9 @@ impl RunTable {
             let value = value.map(|v| index.insert(ord, v, None));
             tags.push(Slot { key, value, clock });
         }
+        // Records list keys in name order; live rows find them by id.
+        params.sort_unstable_by_key(|s| s.key);
+        tags.sort_unstable_by_key(|s| s.key);
         let metrics = row.metrics();
         for &(k, point) in &metrics {
             self.metrics.get_mut(k as usize)?.set(ord, point.value);
@@ -714,13 +717,12 @@ impl RunTable {
 
     /// A frozen run from its record, read once.
     fn frozen_run(&self, base: &Frozen, ord: Ordinal, row: &Row<'_>) -> Run {
-        let named = |entries: Vec<Entry<'_>>, keys: &Dict| {
-            let mut pairs: Vec<(String, String)> = entries
-                .into_iter()
+        // Records list keys in name order, which collecting into a map
+        // checks in one pass rather than sorting again.
+        let named = |entries: Entries<'_>, keys: &Dict| {
+            entries
                 .filter_map(|(k, v, _)| Some((keys.resolve(k).to_string(), v?.to_string())))
-                .collect();
-            pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            pairs.into_iter().collect()
+                .collect()
         };
         let metrics = row
             .metrics()
