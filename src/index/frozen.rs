@@ -628,14 +628,7 @@ impl<'a> FrozenKey<'a> {
         };
         // Over most runs, one pass down the column beats walking `within`.
         if within.len().saturating_mul(4) > column.len() as u64 {
-            let ids = column.as_bytes().chunks_exact(4);
-            let hits = ids.enumerate().filter_map(|(ord, id)| {
-                let mut le = [0u8; 4];
-                le.copy_from_slice(id);
-                let id = u32::from_le_bytes(le);
-                (id != TOMBSTONE && keep(id)).then_some(ord as Ordinal)
-            });
-            return RoaringBitmap::from_sorted_iter(hits).unwrap_or_default() & within;
+            return scan_column(column, keep) & within;
         }
         let having = within & self.present();
         let hits = having.into_iter().filter(|&ord| {
@@ -645,6 +638,36 @@ impl<'a> FrozenKey<'a> {
         });
         RoaringBitmap::from_sorted_iter(hits).unwrap_or_default()
     }
+}
+
+/// Ordinals whose value id in `column` satisfies `keep`, one bit per run
+/// gathered eight runs to a byte and handed to roaring whole: pushing the
+/// hits one by one costs several times the scan itself.
+fn scan_column(column: U32s<'_>, keep: impl Fn(u32) -> bool) -> RoaringBitmap {
+    let hit = |id: &[u8]| {
+        let mut le = [0u8; 4];
+        le.copy_from_slice(id);
+        let id = u32::from_le_bytes(le);
+        id != TOMBSTONE && keep(id)
+    };
+    let bytes = column.as_bytes();
+    let mut bits = Vec::with_capacity(bytes.len().div_ceil(32));
+    let mut eights = bytes.chunks_exact(32);
+    for eight in eights.by_ref() {
+        let byte = eight
+            .chunks_exact(4)
+            .enumerate()
+            .fold(0u8, |byte, (i, id)| byte | (u8::from(hit(id)) << i));
+        bits.push(byte);
+    }
+    let rest = eights.remainder().chunks_exact(4);
+    if rest.len() > 0 {
+        bits.push(
+            rest.enumerate()
+                .fold(0u8, |byte, (i, id)| byte | (u8::from(hit(id)) << i)),
+        );
+    }
+    RoaringBitmap::from_lsb0_bytes(0, &bits)
 }
 
 /// The frozen latest-value column of one metric key.
@@ -677,6 +700,34 @@ impl<'a> FrozenMetric<'a> {
                 le.copy_from_slice(value);
                 f(i as Ordinal, f64::from_le_bytes(le));
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_column_scan_keeps_exactly_the_runs_whose_id_passes() {
+        for n in [0usize, 1, 7, 8, 9, 31, 64, 65, 200] {
+            let ids: Vec<u32> = (0..n as u32)
+                .map(|ord| {
+                    if ord % 5 == 4 {
+                        TOMBSTONE
+                    } else {
+                        ord * 7 % 11
+                    }
+                })
+                .collect();
+            let bytes: Vec<u8> = ids.iter().flat_map(|id| id.to_le_bytes()).collect();
+            let keep = |id: u32| id % 3 == 0;
+
+            let got = scan_column(U32s::new(&bytes), keep);
+            let want: RoaringBitmap = (0..n as u32)
+                .filter(|&ord| ids[ord as usize] != TOMBSTONE && keep(ids[ord as usize]))
+                .collect();
+            assert_eq!(got, want, "{n} runs");
         }
     }
 }

@@ -500,14 +500,7 @@ impl<'a> Strings<'a> {
         let (mut from, mut entry) = (0usize, 0usize);
         while let Some(at) = self.blob.get(from..).and_then(|rest| finder.find(rest)) {
             let at = from + at;
-            // Advance to the entry holding byte `at`.
-            while self
-                .offsets
-                .get(entry + 1)
-                .is_some_and(|end| end as usize <= at)
-            {
-                entry += 1;
-            }
+            entry = self.entry_holding(at, entry);
             let Some(end) = self.offsets.get(entry + 1).map(|e| e as usize) else {
                 break;
             };
@@ -517,6 +510,33 @@ impl<'a> Strings<'a> {
             from = end.max(at + 1);
         }
         hits
+    }
+
+    /// The first entry from `from` on whose end lies past byte `at`: the
+    /// entry holding it. Galloping search: steps double from `from` until
+    /// they pass `at`, then halve, so a near match costs a few reads close
+    /// together and a far one a logarithm of the distance.
+    fn entry_holding(&self, at: usize, from: usize) -> usize {
+        let ends_by = |entry: usize| {
+            self.offsets
+                .get(entry + 1)
+                .is_some_and(|end| end as usize <= at)
+        };
+        let (mut low, mut step) = (from, 1usize);
+        while low + step < self.len() && ends_by(low + step - 1) {
+            low += step;
+            step *= 2;
+        }
+        let mut high = (low + step).min(self.len());
+        while low < high {
+            let mid = low + (high - low) / 2;
+            if ends_by(mid) {
+                low = mid + 1;
+            } else {
+                high = mid;
+            }
+        }
+        low
     }
 
     /// Entry `i` as text; damaged entries (caught by `check`) read as "".

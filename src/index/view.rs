@@ -223,12 +223,10 @@ impl<'a> KeyView<'a> {
     ) -> RoaringBitmap {
         let mut out = match &self.frozen {
             Some(f) => {
-                let mut matching = vec![false; f.distinct()];
+                let mut matching = IdSet::new(f.distinct());
                 for id in f.ids_containing(needle) {
-                    if (needle_decides || keep(f.value(id)))
-                        && let Some(m) = matching.get_mut(id as usize)
-                    {
-                        *m = true;
+                    if needle_decides || keep(f.value(id)) {
+                        matching.insert(id);
                     }
                 }
                 self.frozen_marked(f, within, &matching)
@@ -248,7 +246,12 @@ impl<'a> KeyView<'a> {
     ) -> RoaringBitmap {
         let mut out = match &self.frozen {
             Some(f) => {
-                let matching: Vec<bool> = f.values().map(|(_, s)| keep(s)).collect();
+                let mut matching = IdSet::new(f.distinct());
+                for (id, value) in f.values() {
+                    if keep(value) {
+                        matching.insert(id);
+                    }
+                }
                 self.frozen_marked(f, within, &matching)
             }
             None => RoaringBitmap::new(),
@@ -263,14 +266,12 @@ impl<'a> KeyView<'a> {
         &self,
         f: &FrozenKey<'_>,
         within: &RoaringBitmap,
-        matching: &[bool],
+        matching: &IdSet,
     ) -> RoaringBitmap {
-        if !matching.contains(&true) {
+        if matching.is_empty() {
             return RoaringBitmap::new();
         }
-        f.select_ids(&unshadowed(within, self.shadow), |id| {
-            matching.get(id as usize).copied().unwrap_or(false)
-        })
+        f.select_ids(&unshadowed(within, self.shadow), |id| matching.contains(id))
     }
 
     /// Live runs among `within` whose value satisfies `keep`.
@@ -357,5 +358,39 @@ impl<'a> MetricView<'a> {
             out |= live.select(candidates, keep);
         }
         out
+    }
+}
+
+/// A set of value ids as one bit each: the values a clause keeps, probed
+/// once per run by a column scan, small enough to stay in cache (a million
+/// distinct values take 128 KiB).
+struct IdSet {
+    words: Vec<u64>,
+    any: bool,
+}
+
+impl IdSet {
+    fn new(ids: usize) -> IdSet {
+        IdSet {
+            words: vec![0; ids.div_ceil(64)],
+            any: false,
+        }
+    }
+
+    fn insert(&mut self, id: u32) {
+        if let Some(word) = self.words.get_mut(id as usize / 64) {
+            *word |= 1 << (id % 64);
+            self.any = true;
+        }
+    }
+
+    fn contains(&self, id: u32) -> bool {
+        self.words
+            .get(id as usize / 64)
+            .is_some_and(|word| word >> (id % 64) & 1 == 1)
+    }
+
+    fn is_empty(&self) -> bool {
+        !self.any
     }
 }
