@@ -4,7 +4,7 @@
 //! separated, no `..` or `.` segment, no `#`, no backslash, no drive prefix,
 //! so a path can never leave its run's folder.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -12,6 +12,7 @@ use super::Store;
 use super::open::sync_dir;
 use super::runs::existing_run;
 use crate::error::{Error, Result};
+use crate::fsio;
 
 /// A file (or folder) among a run's artifacts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,14 +66,14 @@ impl Store {
         }
         let target = self.run_artifact_dir(run_id)?.join(path);
         let dir = target.parent().unwrap_or(Path::new("."));
-        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        fsio::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
 
         let tmp = target.with_extension("runstore-tmp");
-        let mut file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let mut file = fsio::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
         file.write_all(bytes)
             .and_then(|_| file.sync_all())
             .map_err(|e| Error::io(&tmp, e))?;
-        fs::rename(&tmp, &target).map_err(|e| Error::io(&target, e))?;
+        fsio::rename(&tmp, &target).map_err(|e| Error::io(&target, e))?;
         sync_dir(dir)
     }
 

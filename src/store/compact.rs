@@ -26,12 +26,14 @@
 
 use std::collections::HashSet;
 use std::fs;
+use std::io::Write;
 use std::path::Path;
 
 use super::open::sync_dir;
 use super::record::{Entry, ExperimentRec, Op, RunRec};
 use super::{Options, Store, failpoint, open, streams};
 use crate::error::{Error, Result};
+use crate::fsio;
 use crate::log::StreamWriter;
 use crate::model::{LifecycleStage, now_ms};
 
@@ -149,7 +151,7 @@ impl Plan {
     fn write_new_log(&self, root: &Path, options: &Options) -> Result<()> {
         let new_log = root.join("log.new");
         if new_log.exists() {
-            fs::remove_dir_all(&new_log).map_err(|e| Error::io(&new_log, e))?;
+            fsio::remove_dir_all(&new_log).map_err(|e| Error::io(&new_log, e))?;
         }
         let dir = crate::log::stream_dir(&new_log, 1);
         let (mut writer, _) = StreamWriter::open(&dir, 1, options.segment_size)?;
@@ -180,9 +182,9 @@ fn put_runs(runs: Vec<RunRec>) -> Op {
 fn decide(root: &Path, removed_runs: &[String]) -> Result<()> {
     let marker = root.join(MARKER);
     let text = serde_json::json!({ "time": now_ms(), "remove_artifacts": removed_runs });
-    fs::write(&marker, text.to_string()).map_err(|e| Error::io(&marker, e))?;
-    fs::File::open(&marker)
-        .and_then(|f| f.sync_all())
+    let mut file = fsio::create(&marker).map_err(|e| Error::io(&marker, e))?;
+    file.write_all(text.to_string().as_bytes())
+        .and_then(|()| file.sync_all())
         .map_err(|e| Error::io(&marker, e))?;
     sync_dir(root)
 }
@@ -191,7 +193,7 @@ fn decide(root: &Path, removed_runs: &[String]) -> Result<()> {
 pub(super) fn drop_undecided(root: &Path) -> Result<()> {
     let new_log = root.join("log.new");
     if new_log.exists() && !root.join(MARKER).exists() {
-        fs::remove_dir_all(&new_log).map_err(|e| Error::io(&new_log, e))?;
+        fsio::remove_dir_all(&new_log).map_err(|e| Error::io(&new_log, e))?;
     }
     Ok(())
 }
@@ -204,7 +206,7 @@ pub(super) fn recover(root: &Path) -> Result<()> {
     let new_log = root.join("log.new");
     if !marker.exists() {
         if new_log.exists() {
-            fs::remove_dir_all(&new_log).map_err(|e| Error::io(&new_log, e))?;
+            fsio::remove_dir_all(&new_log).map_err(|e| Error::io(&new_log, e))?;
         }
         return Ok(());
     }
@@ -215,18 +217,18 @@ pub(super) fn recover(root: &Path) -> Result<()> {
     let old_log = root.join("log.old");
     if new_log.exists() {
         if log.exists() && !old_log.exists() {
-            fs::rename(&log, &old_log).map_err(|e| Error::io(&log, e))?;
+            fsio::rename(&log, &old_log).map_err(|e| Error::io(&log, e))?;
         }
         failpoint::hit("rewrite:old-log-moved");
-        fs::rename(&new_log, &log).map_err(|e| Error::io(&new_log, e))?;
+        fsio::rename(&new_log, &log).map_err(|e| Error::io(&new_log, e))?;
         sync_dir(root)?;
     }
     failpoint::hit("rewrite:logs-swapped");
     if old_log.exists() {
-        fs::remove_dir_all(&old_log).map_err(|e| Error::io(&old_log, e))?;
+        fsio::remove_dir_all(&old_log).map_err(|e| Error::io(&old_log, e))?;
     }
     remove_artifacts(root, &marker)?;
-    fs::remove_file(&marker).map_err(|e| Error::io(&marker, e))?;
+    fsio::remove_file(&marker).map_err(|e| Error::io(&marker, e))?;
     sync_dir(root)
 }
 
@@ -243,7 +245,7 @@ fn remove_artifacts(root: &Path, marker: &Path) -> Result<()> {
         let dir = root.join("artifacts").join(run_id);
         let inside = !run_id.is_empty() && !run_id.contains(['/', '\\', '.']);
         if inside && dir.exists() {
-            fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            fsio::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         }
     }
     Ok(())
@@ -254,7 +256,7 @@ fn remove_artifacts(root: &Path, marker: &Path) -> Result<()> {
 fn remove_derived(root: &Path) -> Result<()> {
     let catalog = open::catalog_path(root);
     if catalog.exists() {
-        fs::remove_file(&catalog).map_err(|e| Error::io(&catalog, e))?;
+        fsio::remove_file(&catalog).map_err(|e| Error::io(&catalog, e))?;
     }
     for dir in ["index", "series"] {
         let dir = root.join(dir);
@@ -262,7 +264,7 @@ fn remove_derived(root: &Path) -> Result<()> {
             continue;
         };
         for entry in entries.flatten() {
-            fs::remove_file(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
+            fsio::remove_file(&entry.path()).map_err(|e| Error::io(entry.path(), e))?;
         }
         sync_dir(&dir)?;
     }
