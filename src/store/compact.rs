@@ -15,7 +15,9 @@
 //! Steps, and what a crash between them leaves:
 //! 1. write the new log under `log.new/` and fsync it — crash: `log.new` is
 //!    garbage, removed on the next open;
-//! 2. write the marker `REWRITE` — from here the rewrite is decided;
+//! 2. write the marker `REWRITE` (under a temporary name, fsynced, renamed
+//!    into place, so it exists whole or not at all) — from here the rewrite
+//!    is decided;
 //! 3. remove the derived files (catalog, snapshots, series files), which
 //!    hold old values too;
 //! 4. rename `log` to `log.old` and `log.new` to `log`;
@@ -38,6 +40,8 @@ use crate::log::StreamWriter;
 use crate::model::{LifecycleStage, now_ms};
 
 const MARKER: &str = "REWRITE";
+/// The marker while it is written.
+const MARKER_TMP: &str = "REWRITE.tmp";
 /// Runs per record in the rewritten log.
 const RUNS_PER_RECORD: usize = 256;
 
@@ -178,22 +182,35 @@ fn put_runs(runs: Vec<RunRec>) -> Op {
 }
 
 /// Writes the marker that commits the rewrite. It lists the runs whose
-/// artifacts go, so a crash cannot leave them behind.
+/// artifacts go, so a crash cannot leave them behind. Its presence decides
+/// the rewrite, so it appears by rename, whole: a marker cut short by a
+/// crash or a failed write would decide a rewrite whose list of artifacts
+/// cannot be read, and no open could finish it.
 fn decide(root: &Path, removed_runs: &[String]) -> Result<()> {
     let marker = root.join(MARKER);
+    let tmp = root.join(MARKER_TMP);
     let text = serde_json::json!({ "time": now_ms(), "remove_artifacts": removed_runs });
-    let mut file = fsio::create(&marker).map_err(|e| Error::io(&marker, e))?;
+    let mut file = fsio::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
     file.write_all(text.to_string().as_bytes())
         .and_then(|()| file.sync_all())
-        .map_err(|e| Error::io(&marker, e))?;
+        .map_err(|e| Error::io(&tmp, e))?;
+    fsio::rename(&tmp, &marker).map_err(|e| Error::io(&marker, e))?;
     sync_dir(root)
 }
 
-/// Removes the new log of a rewrite that died before deciding.
+/// Removes the new log (and a half-written marker) of a rewrite that died
+/// before deciding.
 pub(super) fn drop_undecided(root: &Path) -> Result<()> {
+    if root.join(MARKER).exists() {
+        return Ok(());
+    }
     let new_log = root.join("log.new");
-    if new_log.exists() && !root.join(MARKER).exists() {
+    if new_log.exists() {
         fsio::remove_dir_all(&new_log).map_err(|e| Error::io(&new_log, e))?;
+    }
+    let tmp = root.join(MARKER_TMP);
+    if tmp.exists() {
+        fsio::remove_file(&tmp).map_err(|e| Error::io(&tmp, e))?;
     }
     Ok(())
 }
@@ -205,10 +222,7 @@ pub(super) fn recover(root: &Path) -> Result<()> {
     let marker = root.join(MARKER);
     let new_log = root.join("log.new");
     if !marker.exists() {
-        if new_log.exists() {
-            fsio::remove_dir_all(&new_log).map_err(|e| Error::io(&new_log, e))?;
-        }
-        return Ok(());
+        return drop_undecided(root);
     }
     tracing::info!(store = %root.display(), "finishing a log rewrite");
     remove_derived(root)?;
