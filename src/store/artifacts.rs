@@ -24,6 +24,11 @@ pub struct ArtifactInfo {
     pub file_size: Option<u64>,
 }
 
+/// Suffix of an artifact file while it is written. Listings skip such
+/// files (a write that failed or was cut by a crash is not an artifact), so
+/// artifact paths may not end in it.
+const WRITING_SUFFIX: &str = ".runstore-tmp";
+
 fn invalid_path(path: &str) -> Error {
     Error::invalid(format!("Invalid path: '{path}'"))
 }
@@ -61,6 +66,9 @@ impl Store {
     /// fsync, rename).
     pub fn log_artifact(&self, run_id: &str, path: &str, bytes: &[u8]) -> Result<()> {
         check_path(path, false)?;
+        if path.ends_with(WRITING_SUFFIX) {
+            return Err(invalid_path(path));
+        }
         if self.writer.is_none() {
             return Err(Error::InvalidState("the store is open read-only".into()));
         }
@@ -68,12 +76,14 @@ impl Store {
         let dir = target.parent().unwrap_or(Path::new("."));
         fsio::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
 
-        let tmp = target.with_extension("runstore-tmp");
-        let mut file = fsio::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        file.write_all(bytes)
-            .and_then(|_| file.sync_all())
-            .map_err(|e| Error::io(&tmp, e))?;
-        fsio::rename(&tmp, &target).map_err(|e| Error::io(&target, e))?;
+        let mut tmp = target.clone().into_os_string();
+        tmp.push(WRITING_SUFFIX);
+        let tmp = PathBuf::from(tmp);
+        if let Err(e) = write_then_rename(&tmp, &target, bytes) {
+            // Best effort: a leftover is hidden from listings anyway.
+            let _ = fsio::remove_file(&tmp);
+            return Err(e);
+        }
         sync_dir(dir)
     }
 
@@ -91,6 +101,9 @@ impl Store {
             let entry = entry.map_err(|e| Error::io(&folder, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
             let meta = entry.metadata().map_err(|e| Error::io(entry.path(), e))?;
+            if !meta.is_dir() && name.ends_with(WRITING_SUFFIX) {
+                continue;
+            }
             let path = if dir.is_empty() {
                 name
             } else {
@@ -134,6 +147,15 @@ impl Store {
         }
         fs::read(&target).map_err(|e| Error::io(&target, e))
     }
+}
+
+/// Writes `bytes` to `tmp`, fsyncs it and renames it to `target`.
+fn write_then_rename(tmp: &Path, target: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = fsio::create(tmp).map_err(|e| Error::io(tmp, e))?;
+    file.write_all(bytes)
+        .and_then(|_| file.sync_all())
+        .map_err(|e| Error::io(tmp, e))?;
+    fsio::rename(tmp, target).map_err(|e| Error::io(target, e))
 }
 
 #[cfg(test)]
