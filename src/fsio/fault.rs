@@ -108,7 +108,8 @@ fn arm(fail_at: u64, kind: FaultKind, lasting: bool) {
 
 /// Test hooks: arm, disarm and read the countdown. Process-global, so tests
 /// that arm it must not run concurrently with other store work in the same
-/// process.
+/// process: they serialise among themselves and live in a test binary of
+/// their own (never the library's unit tests, which run in parallel).
 pub mod testing {
     pub use super::FaultKind;
 
