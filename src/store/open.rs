@@ -128,7 +128,7 @@ fn prepare_folder(root: &Path, options: &Options) -> Result<bool> {
         root.join("index"),
         root.join("artifacts"),
     ] {
-        fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        fsio::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     }
     let tmp = root.join("FORMAT.tmp");
     let mut f = fsio::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
