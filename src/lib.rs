@@ -8,6 +8,7 @@
 //! rebuilt from it when missing. See `docs/architecture.md`.
 
 pub mod error;
+mod fsio;
 pub mod model;
 
 pub mod catalog;
@@ -30,3 +31,8 @@ pub use model::{
 pub use query::{ExperimentPage, ExperimentSearchRequest, IdPage, SearchPage, SearchRequest};
 pub use series::{Columns, MetricHistory};
 pub use store::{Durability, Options, Store};
+
+/// Fault injection for crash tests (`tests/fault_injection.rs`): not part
+/// of the API.
+#[doc(hidden)]
+pub use fsio::testing;

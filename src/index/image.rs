@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use memmap2::Mmap;
 
 use crate::error::{Error, Result};
+use crate::fsio;
 
 const MAGIC: &[u8; 8] = b"RSRUNIMG";
 const END_MAGIC: &[u8; 8] = b"RSIMGEND";
@@ -47,7 +48,7 @@ struct Entry {
 pub struct ImageWriter {
     path: PathBuf,
     tmp: PathBuf,
-    out: BufWriter<File>,
+    out: BufWriter<fsio::File>,
     at: usize,
     entries: Vec<Entry>,
     open: Option<(usize, crc32fast::Hasher)>,
@@ -56,7 +57,7 @@ pub struct ImageWriter {
 impl ImageWriter {
     pub fn create(path: &Path) -> Result<ImageWriter> {
         let tmp = path.with_extension("tmp");
-        let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let file = fsio::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
         let mut writer = ImageWriter {
             path: path.to_path_buf(),
             tmp,
@@ -143,11 +144,9 @@ impl ImageWriter {
             .into_inner()
             .map_err(|e| Error::io(&self.tmp, e.into_error()))?;
         file.sync_all().map_err(|e| Error::io(&self.tmp, e))?;
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))?;
+        fsio::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))?;
         if let Some(dir) = self.path.parent() {
-            File::open(dir)
-                .and_then(|d| d.sync_all())
-                .map_err(|e| Error::io(dir, e))?;
+            fsio::sync_dir(dir).map_err(|e| Error::io(dir, e))?;
         }
         Ok(written)
     }

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use super::Position;
 use super::segment::{self, SEGMENT_HEADER_LEN, SegmentHeader, Step};
 use crate::error::{Error, Result};
+use crate::fsio;
 
 /// What recovery found and repaired when a writer opened its stream.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -105,7 +106,7 @@ fn remove_segment(dir: &Path, path: &Path) -> Result<()> {
         path = %path.display(),
         "removing a log segment whose creation was interrupted (partial header, no frames)"
     );
-    std::fs::remove_file(path).map_err(|e| Error::io(path, e))?;
+    fsio::remove_file(path).map_err(|e| Error::io(path, e))?;
     sync_dir(dir)
 }
 
@@ -120,10 +121,7 @@ fn cut_tail(path: &Path, offset: usize, len: usize, reason: String) -> Result<To
         "cutting a torn tail off the log (an append interrupted by a crash)"
     );
 
-    let file = OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(|e| Error::io(path, e))?;
+    let file = fsio::open(path, OpenOptions::new().write(true)).map_err(|e| Error::io(path, e))?;
     file.set_len(offset as u64)
         .map_err(|e| Error::io(path, e))?;
     file.sync_all().map_err(|e| Error::io(path, e))?;
@@ -138,9 +136,7 @@ fn cut_tail(path: &Path, offset: usize, len: usize, reason: String) -> Result<To
 
 /// Fsyncs a directory so that entries created or removed in it are durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(dir, e))
+    fsio::sync_dir(dir).map_err(|e| Error::io(dir, e))
 }
 
 #[cfg(test)]

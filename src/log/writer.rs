@@ -8,7 +8,7 @@
 //!    last is complete on disk, and a header is durable before any frame
 //!    follows it.
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,6 +18,7 @@ use super::frame::{self, FRAME_HEADER_LEN};
 use super::recovery::{self, Recovery};
 use super::segment::{SEGMENT_HEADER_LEN, SegmentHeader, segment_file_name};
 use crate::error::{Error, Result};
+use crate::fsio::{self, File};
 
 /// A place in a stream: a segment number and a byte offset in its file.
 ///
@@ -253,7 +254,7 @@ fn create_stream_dir(dir: &Path) -> Result<()> {
         return Ok(());
     }
     let created: Vec<&Path> = dir.ancestors().take_while(|d| !d.is_dir()).collect();
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    fsio::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
 
     for new_dir in created {
         match new_dir.parent() {
@@ -267,21 +268,15 @@ fn create_stream_dir(dir: &Path) -> Result<()> {
 /// Opens an existing segment for appending at its end.
 fn open_segment(dir: &Path, number: u64) -> Result<ActiveSegment> {
     let path = dir.join(segment_file_name(number));
-    let file = OpenOptions::new()
-        .append(true)
-        .open(&path)
-        .map_err(|e| Error::io(&path, e))?;
+    let file =
+        fsio::open(&path, OpenOptions::new().append(true)).map_err(|e| Error::io(&path, e))?;
     Ok(ActiveSegment { number, path, file })
 }
 
 /// Creates segment `number`: header written and fsynced, folder fsynced.
 fn create_segment(dir: &Path, stream_id: u64, number: u64) -> Result<ActiveSegment> {
     let path = dir.join(segment_file_name(number));
-    let mut file = OpenOptions::new()
-        .append(true)
-        .create_new(true)
-        .open(&path)
-        .map_err(|e| Error::io(&path, e))?;
+    let mut file = fsio::create_new_append(&path).map_err(|e| Error::io(&path, e))?;
 
     // The header is durable before any frame can follow it, so a last segment
     // with a bad header and frames after it is damage, not a crash.

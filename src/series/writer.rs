@@ -1,7 +1,6 @@
 //! Writes a sealed series file: under a temporary name, fsynced, then
 //! renamed into place, so that a reader sees the whole file or none of it.
 
-use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -9,6 +8,7 @@ use super::codec::{self, Encoding};
 use super::file::{ENTRY_LEN, Entry, FOOTER_LEN, HEADER_LEN, MAGIC, VERSION};
 use super::summary::SeriesSummary;
 use crate::error::{Error, Result};
+use crate::fsio::{self, File};
 use crate::model::MetricPoint;
 
 /// Series of at most this many points are stored raw by default: they are
@@ -61,7 +61,7 @@ impl SeriesFileWriter {
         name.push(".tmp");
         let temp_path = path.with_file_name(name);
 
-        let file = File::create(&temp_path).map_err(|e| Error::io(&temp_path, e))?;
+        let file = fsio::create(&temp_path).map_err(|e| Error::io(&temp_path, e))?;
         let mut out = BufWriter::with_capacity(1 << 20, file);
         out.write_all(&[0; HEADER_LEN])
             .map_err(|e| Error::io(&temp_path, e))?;
@@ -196,7 +196,7 @@ impl SeriesFileWriter {
         file.sync_all().map_err(io)?;
         drop(file);
 
-        std::fs::rename(&self.temp_path, &self.path).map_err(io)?;
+        fsio::rename(&self.temp_path, &self.path).map_err(io)?;
         sync_parent(&self.path)?;
         self.stats.file_bytes = self.offset;
         Ok(self.stats)
@@ -218,7 +218,7 @@ impl Drop for SeriesFileWriter {
     /// An unfinished file is removed: it was never visible under its name.
     fn drop(&mut self) {
         if self.out.take().is_some() {
-            let _ = std::fs::remove_file(&self.temp_path);
+            let _ = fsio::remove_file(&self.temp_path);
         }
     }
 }
@@ -240,6 +240,5 @@ fn sync_parent(path: &Path) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let dir = File::open(parent).map_err(|e| Error::io(parent, e))?;
-    dir.sync_all().map_err(|e| Error::io(parent, e))
+    fsio::sync_dir(parent).map_err(|e| Error::io(parent, e))
 }

@@ -4,7 +4,7 @@
 //! separated, no `..` or `.` segment, no `#`, no backslash, no drive prefix,
 //! so a path can never leave its run's folder.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -12,6 +12,7 @@ use super::Store;
 use super::open::sync_dir;
 use super::runs::existing_run;
 use crate::error::{Error, Result};
+use crate::fsio;
 
 /// A file (or folder) among a run's artifacts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +23,11 @@ pub struct ArtifactInfo {
     /// Size in bytes; `None` for folders.
     pub file_size: Option<u64>,
 }
+
+/// Suffix of an artifact file while it is written. Listings skip such
+/// files (a write that failed or was cut by a crash is not an artifact), so
+/// artifact paths may not end in it.
+const WRITING_SUFFIX: &str = ".runstore-tmp";
 
 fn invalid_path(path: &str) -> Error {
     Error::invalid(format!("Invalid path: '{path}'"))
@@ -60,19 +66,24 @@ impl Store {
     /// fsync, rename).
     pub fn log_artifact(&self, run_id: &str, path: &str, bytes: &[u8]) -> Result<()> {
         check_path(path, false)?;
+        if path.ends_with(WRITING_SUFFIX) {
+            return Err(invalid_path(path));
+        }
         if self.writer.is_none() {
             return Err(Error::InvalidState("the store is open read-only".into()));
         }
         let target = self.run_artifact_dir(run_id)?.join(path);
         let dir = target.parent().unwrap_or(Path::new("."));
-        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        fsio::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
 
-        let tmp = target.with_extension("runstore-tmp");
-        let mut file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        file.write_all(bytes)
-            .and_then(|_| file.sync_all())
-            .map_err(|e| Error::io(&tmp, e))?;
-        fs::rename(&tmp, &target).map_err(|e| Error::io(&target, e))?;
+        let mut tmp = target.clone().into_os_string();
+        tmp.push(WRITING_SUFFIX);
+        let tmp = PathBuf::from(tmp);
+        if let Err(e) = write_then_rename(&tmp, &target, bytes) {
+            // Best effort: a leftover is hidden from listings anyway.
+            let _ = fsio::remove_file(&tmp);
+            return Err(e);
+        }
         sync_dir(dir)
     }
 
@@ -90,6 +101,9 @@ impl Store {
             let entry = entry.map_err(|e| Error::io(&folder, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
             let meta = entry.metadata().map_err(|e| Error::io(entry.path(), e))?;
+            if !meta.is_dir() && name.ends_with(WRITING_SUFFIX) {
+                continue;
+            }
             let path = if dir.is_empty() {
                 name
             } else {
@@ -133,6 +147,15 @@ impl Store {
         }
         fs::read(&target).map_err(|e| Error::io(&target, e))
     }
+}
+
+/// Writes `bytes` to `tmp`, fsyncs it and renames it to `target`.
+fn write_then_rename(tmp: &Path, target: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = fsio::create(tmp).map_err(|e| Error::io(tmp, e))?;
+    file.write_all(bytes)
+        .and_then(|_| file.sync_all())
+        .map_err(|e| Error::io(tmp, e))?;
+    fsio::rename(tmp, target).map_err(|e| Error::io(target, e))
 }
 
 #[cfg(test)]

@@ -15,7 +15,9 @@
 //! Steps, and what a crash between them leaves:
 //! 1. write the new log under `log.new/` and fsync it — crash: `log.new` is
 //!    garbage, removed on the next open;
-//! 2. write the marker `REWRITE` — from here the rewrite is decided;
+//! 2. write the marker `REWRITE` (under a temporary name, fsynced, renamed
+//!    into place, so it exists whole or not at all) — from here the rewrite
+//!    is decided;
 //! 3. remove the derived files (catalog, snapshots, series files), which
 //!    hold old values too;
 //! 4. rename `log` to `log.old` and `log.new` to `log`;
@@ -26,16 +28,20 @@
 
 use std::collections::HashSet;
 use std::fs;
+use std::io::Write;
 use std::path::Path;
 
 use super::open::sync_dir;
 use super::record::{Entry, ExperimentRec, Op, RunRec};
 use super::{Options, Store, failpoint, open, streams};
 use crate::error::{Error, Result};
+use crate::fsio;
 use crate::log::StreamWriter;
 use crate::model::{LifecycleStage, now_ms};
 
 const MARKER: &str = "REWRITE";
+/// The marker while it is written.
+const MARKER_TMP: &str = "REWRITE.tmp";
 /// Runs per record in the rewritten log.
 const RUNS_PER_RECORD: usize = 256;
 
@@ -149,7 +155,7 @@ impl Plan {
     fn write_new_log(&self, root: &Path, options: &Options) -> Result<()> {
         let new_log = root.join("log.new");
         if new_log.exists() {
-            fs::remove_dir_all(&new_log).map_err(|e| Error::io(&new_log, e))?;
+            fsio::remove_dir_all(&new_log).map_err(|e| Error::io(&new_log, e))?;
         }
         let dir = crate::log::stream_dir(&new_log, 1);
         let (mut writer, _) = StreamWriter::open(&dir, 1, options.segment_size)?;
@@ -176,22 +182,35 @@ fn put_runs(runs: Vec<RunRec>) -> Op {
 }
 
 /// Writes the marker that commits the rewrite. It lists the runs whose
-/// artifacts go, so a crash cannot leave them behind.
+/// artifacts go, so a crash cannot leave them behind. Its presence decides
+/// the rewrite, so it appears by rename, whole: a marker cut short by a
+/// crash or a failed write would decide a rewrite whose list of artifacts
+/// cannot be read, and no open could finish it.
 fn decide(root: &Path, removed_runs: &[String]) -> Result<()> {
     let marker = root.join(MARKER);
+    let tmp = root.join(MARKER_TMP);
     let text = serde_json::json!({ "time": now_ms(), "remove_artifacts": removed_runs });
-    fs::write(&marker, text.to_string()).map_err(|e| Error::io(&marker, e))?;
-    fs::File::open(&marker)
-        .and_then(|f| f.sync_all())
-        .map_err(|e| Error::io(&marker, e))?;
+    let mut file = fsio::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    file.write_all(text.to_string().as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| Error::io(&tmp, e))?;
+    fsio::rename(&tmp, &marker).map_err(|e| Error::io(&marker, e))?;
     sync_dir(root)
 }
 
-/// Removes the new log of a rewrite that died before deciding.
+/// Removes the new log (and a half-written marker) of a rewrite that died
+/// before deciding.
 pub(super) fn drop_undecided(root: &Path) -> Result<()> {
+    if root.join(MARKER).exists() {
+        return Ok(());
+    }
     let new_log = root.join("log.new");
-    if new_log.exists() && !root.join(MARKER).exists() {
-        fs::remove_dir_all(&new_log).map_err(|e| Error::io(&new_log, e))?;
+    if new_log.exists() {
+        fsio::remove_dir_all(&new_log).map_err(|e| Error::io(&new_log, e))?;
+    }
+    let tmp = root.join(MARKER_TMP);
+    if tmp.exists() {
+        fsio::remove_file(&tmp).map_err(|e| Error::io(&tmp, e))?;
     }
     Ok(())
 }
@@ -203,10 +222,7 @@ pub(super) fn recover(root: &Path) -> Result<()> {
     let marker = root.join(MARKER);
     let new_log = root.join("log.new");
     if !marker.exists() {
-        if new_log.exists() {
-            fs::remove_dir_all(&new_log).map_err(|e| Error::io(&new_log, e))?;
-        }
-        return Ok(());
+        return drop_undecided(root);
     }
     tracing::info!(store = %root.display(), "finishing a log rewrite");
     remove_derived(root)?;
@@ -215,18 +231,18 @@ pub(super) fn recover(root: &Path) -> Result<()> {
     let old_log = root.join("log.old");
     if new_log.exists() {
         if log.exists() && !old_log.exists() {
-            fs::rename(&log, &old_log).map_err(|e| Error::io(&log, e))?;
+            fsio::rename(&log, &old_log).map_err(|e| Error::io(&log, e))?;
         }
         failpoint::hit("rewrite:old-log-moved");
-        fs::rename(&new_log, &log).map_err(|e| Error::io(&new_log, e))?;
+        fsio::rename(&new_log, &log).map_err(|e| Error::io(&new_log, e))?;
         sync_dir(root)?;
     }
     failpoint::hit("rewrite:logs-swapped");
     if old_log.exists() {
-        fs::remove_dir_all(&old_log).map_err(|e| Error::io(&old_log, e))?;
+        fsio::remove_dir_all(&old_log).map_err(|e| Error::io(&old_log, e))?;
     }
     remove_artifacts(root, &marker)?;
-    fs::remove_file(&marker).map_err(|e| Error::io(&marker, e))?;
+    fsio::remove_file(&marker).map_err(|e| Error::io(&marker, e))?;
     sync_dir(root)
 }
 
@@ -243,7 +259,7 @@ fn remove_artifacts(root: &Path, marker: &Path) -> Result<()> {
         let dir = root.join("artifacts").join(run_id);
         let inside = !run_id.is_empty() && !run_id.contains(['/', '\\', '.']);
         if inside && dir.exists() {
-            fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            fsio::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         }
     }
     Ok(())
@@ -254,7 +270,7 @@ fn remove_artifacts(root: &Path, marker: &Path) -> Result<()> {
 fn remove_derived(root: &Path) -> Result<()> {
     let catalog = open::catalog_path(root);
     if catalog.exists() {
-        fs::remove_file(&catalog).map_err(|e| Error::io(&catalog, e))?;
+        fsio::remove_file(&catalog).map_err(|e| Error::io(&catalog, e))?;
     }
     for dir in ["index", "series"] {
         let dir = root.join(dir);
@@ -262,7 +278,7 @@ fn remove_derived(root: &Path) -> Result<()> {
             continue;
         };
         for entry in entries.flatten() {
-            fs::remove_file(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
+            fsio::remove_file(&entry.path()).map_err(|e| Error::io(entry.path(), e))?;
         }
         sync_dir(&dir)?;
     }

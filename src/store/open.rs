@@ -1,7 +1,7 @@
 //! Opening a store (lock, load the checkpoint, replay the log after it),
 //! writing checkpoints, and deep checks.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock};
@@ -14,6 +14,7 @@ use super::{CheckReport, Options, Stats, Store};
 use super::{compact, failpoint, streams};
 use crate::catalog::{self, Manifest};
 use crate::error::{Error, Result};
+use crate::fsio;
 use crate::index::{Frozen, RunTable, image_is_other_version, write_image};
 use crate::log::{self, Position, StreamWriter};
 use crate::model::RunStatus;
@@ -127,14 +128,14 @@ fn prepare_folder(root: &Path, options: &Options) -> Result<bool> {
         root.join("index"),
         root.join("artifacts"),
     ] {
-        fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        fsio::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     }
     let tmp = root.join("FORMAT.tmp");
-    let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let mut f = fsio::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
     f.write_all(FORMAT.as_bytes())
         .and_then(|_| f.sync_all())
         .map_err(|e| Error::io(&tmp, e))?;
-    fs::rename(&tmp, &format_path).map_err(|e| Error::io(&format_path, e))?;
+    fsio::rename(&tmp, &format_path).map_err(|e| Error::io(&format_path, e))?;
     sync_dir(root)?;
     Ok(true)
 }
@@ -285,8 +286,8 @@ pub(super) fn checkpoint(store: &Store) -> Result<()> {
     let series_name = format!("series-{next:016}.bin");
     let index_dir = store.root.join("index");
     let series_dir = store.root.join("series");
-    fs::create_dir_all(&series_dir).map_err(|e| Error::io(&series_dir, e))?;
-    fs::create_dir_all(&index_dir).map_err(|e| Error::io(&index_dir, e))?;
+    fsio::create_dir_all(&series_dir).map_err(|e| Error::io(&series_dir, e))?;
+    fsio::create_dir_all(&index_dir).map_err(|e| Error::io(&index_dir, e))?;
 
     // Hold the writer so the positions and the state agree; the run image
     // is written under the state's read lock (readers go on, writers wait).
@@ -323,7 +324,7 @@ pub(super) fn checkpoint(store: &Store) -> Result<()> {
         series: Some(series_name.clone()),
         positions,
     };
-    catalog::write_waiting(&catalog_path(&store.root), &manifest, &store.read().table)?;
+    write_catalog(&catalog_path(&store.root), &manifest, &store.read().table)?;
     failpoint::hit("checkpoint:catalog-written");
     let frozen = Frozen::open(&index_dir.join(&name))?;
     {
@@ -350,6 +351,15 @@ fn running_runs(table: &RunTable) -> RoaringBitmap {
         .collect()
 }
 
+/// The catalog's commit, one step of the file layer on either side (redb
+/// does its own I/O), so fault tests can fail a checkpoint just before the
+/// commit or just after it.
+fn write_catalog(path: &Path, manifest: &Manifest, table: &RunTable) -> Result<()> {
+    fsio::step("catalog-commit", path).map_err(|e| Error::io(path, e))?;
+    catalog::write_waiting(path, manifest, table)?;
+    fsio::step("catalog-committed", path).map_err(|e| Error::io(path, e))
+}
+
 /// Old checkpoint files are garbage once the catalog names newer ones;
 /// failing to remove one only costs disk space. (A reader that mapped an
 /// old series file keeps its mapping: unlinking does not take it away.)
@@ -361,7 +371,7 @@ fn remove_old_files(dir: &Path, prefix: &str, keep: &str) {
         let name = entry.file_name();
         let name = name.to_string_lossy();
         if name.starts_with(prefix) && name != keep {
-            let _ = fs::remove_file(entry.path());
+            let _ = fsio::remove_file(&entry.path());
         }
     }
 }
@@ -431,7 +441,5 @@ pub(crate) fn folder_size(dir: &Path) -> u64 {
 
 /// fsyncs a folder so a rename or new file in it survives a crash.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(dir, e))
+    fsio::sync_dir(dir).map_err(|e| Error::io(dir, e))
 }
