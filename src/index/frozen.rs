@@ -721,7 +721,7 @@ mod tests {
                 })
                 .collect();
             let bytes: Vec<u8> = ids.iter().flat_map(|id| id.to_le_bytes()).collect();
-            let keep = |id: u32| id % 3 == 0;
+            let keep = |id: u32| id.is_multiple_of(3);
 
             let got = scan_column(U32s::new(&bytes), keep);
             let want: RoaringBitmap = (0..n as u32)
