@@ -361,14 +361,14 @@ impl Frozen {
         })
     }
 
-    /// Params of run `ord`: (key id, value, clock).
+    /// Params of run `ord`: (key id, value, clock), in key name order.
     pub fn params(&self, ord: Ordinal) -> Vec<Entry<'_>> {
         self.row(ord)
             .map(|r| r.params().collect())
             .unwrap_or_default()
     }
 
-    /// Tags of run `ord`, deleted ones as `None`.
+    /// Tags of run `ord`, deleted ones as `None`, in key name order.
     pub fn tags(&self, ord: Ordinal) -> Vec<Entry<'_>> {
         self.row(ord)
             .map(|r| r.tags().collect())
@@ -385,9 +385,12 @@ impl Frozen {
         self.row(ord)?.tag(key)
     }
 
-    /// The latest point of each metric of run `ord`, by key id.
+    /// The latest point of each metric of run `ord`, by key id (the
+    /// record lists them by name).
     pub fn metrics(&self, ord: Ordinal) -> Vec<(u32, MetricPoint)> {
-        self.row(ord).map(|r| r.metrics()).unwrap_or_default()
+        let mut metrics = self.row(ord).map(|r| r.metrics()).unwrap_or_default();
+        metrics.sort_unstable_by_key(|&(k, _)| k);
+        metrics
     }
 
     // ---- per-key indexes ----

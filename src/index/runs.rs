@@ -359,10 +359,11 @@ impl RunTable {
             let value = value.map(|v| index.insert(ord, v, None));
             tags.push(Slot { key, value, clock });
         }
+        let mut metrics = row.metrics();
         // Records list keys in name order; live rows find them by id.
         params.sort_unstable_by_key(|s| s.key);
         tags.sort_unstable_by_key(|s| s.key);
-        let metrics = row.metrics();
+        metrics.sort_unstable_by_key(|&(k, _)| k);
         for &(k, point) in &metrics {
             self.metrics.get_mut(k as usize)?.set(ord, point.value);
         }
