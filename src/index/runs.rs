@@ -148,6 +148,10 @@ pub struct RunTable {
     experiment_by_id: HashMap<String, u32>,
     experiment_by_name: HashMap<String, u32>,
     deleted: RoaringBitmap,
+    /// Every run not soft-deleted: the candidates of the default view, kept
+    /// rather than computed per search (all runs less the deleted ones
+    /// costs a pass over a million-run bitmap).
+    active: RoaringBitmap,
     /// Key dictionaries of both parts: the image's keys come first, in its
     /// order, so key ids mean the same in both.
     param_keys: Dict,
@@ -187,9 +191,14 @@ impl Wins {
 impl RunTable {
     /// A table whose runs are those of a checkpoint image.
     pub fn from_frozen(frozen: Arc<Frozen>) -> Result<RunTable> {
+        let deleted = frozen.deleted()?;
+        let mut active = RoaringBitmap::new();
+        active.insert_range(0..frozen.len());
+        active -= &deleted;
         let mut table = RunTable {
             base_len: frozen.len(),
-            deleted: frozen.deleted()?,
+            deleted,
+            active,
             ..RunTable::default()
         };
         for experiment in frozen.experiments() {
@@ -293,6 +302,7 @@ impl RunTable {
         self.by_id.insert(run_id, ord);
         self.start_times.push(info.start_time);
         self.experiments[e as usize].runs.insert(ord);
+        self.active.insert(ord);
         self.set_lifecycle(ord, info.lifecycle_stage, info.deleted_time, 0);
         Some(ord)
     }
@@ -414,6 +424,11 @@ impl RunTable {
         &self.deleted
     }
 
+    /// Runs not soft-deleted.
+    pub fn active(&self) -> &RoaringBitmap {
+        &self.active
+    }
+
     /// Moves run `ord` to `stage`, unless a later write decided it already.
     pub fn set_lifecycle(
         &mut self,
@@ -434,10 +449,12 @@ impl RunTable {
             LifecycleStage::Deleted => {
                 row.deleted_time = time;
                 self.deleted.insert(ord);
+                self.active.remove(ord);
             }
             LifecycleStage::Active => {
                 row.deleted_time = None;
                 self.deleted.remove(ord);
+                self.active.insert(ord);
             }
         }
     }
@@ -810,6 +827,7 @@ impl RunTable {
             + experiments
             + live_rows
             + self.deleted.serialized_size()
+            + self.active.serialized_size()
             + self.shadow.serialized_size()
             + self.by_id.len() * 48
             + self.start_times.capacity() * 8

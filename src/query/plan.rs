@@ -171,17 +171,19 @@ fn build(table: &RunTable, ords: &[Ordinal]) -> Vec<Run> {
 
 /// Runs of the requested experiments whose lifecycle the view admits.
 fn candidates(table: &RunTable, req: &SearchRequest) -> RoaringBitmap {
-    let mut runs = if req.experiment_ids.is_empty() {
-        table.all()
-    } else {
-        let mut union = RoaringBitmap::new();
-        for id in &req.experiment_ids {
-            if let Some(e) = table.experiment_ordinal(id) {
-                union |= &table.experiment(e).runs;
-            }
+    if req.experiment_ids.is_empty() {
+        return match req.view_type {
+            ViewType::ActiveOnly => table.active().clone(),
+            ViewType::DeletedOnly => table.deleted().clone(),
+            ViewType::All => table.all(),
+        };
+    }
+    let mut runs = RoaringBitmap::new();
+    for id in &req.experiment_ids {
+        if let Some(e) = table.experiment_ordinal(id) {
+            runs |= &table.experiment(e).runs;
         }
-        union
-    };
+    }
     match req.view_type {
         ViewType::ActiveOnly => runs -= table.deleted(),
         ViewType::DeletedOnly => runs &= table.deleted(),
