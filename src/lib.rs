@@ -10,6 +10,7 @@
 pub mod error;
 mod fsio;
 pub mod model;
+mod parallel;
 
 pub mod catalog;
 pub mod index;

@@ -614,7 +614,11 @@ impl<'a> FrozenKey<'a> {
     }
 
     /// Runs among `within` whose value id satisfies `keep`.
-    pub fn select_ids(&self, within: &RoaringBitmap, keep: impl Fn(u32) -> bool) -> RoaringBitmap {
+    pub fn select_ids(
+        &self,
+        within: &RoaringBitmap,
+        keep: impl Fn(u32) -> bool + Sync,
+    ) -> RoaringBitmap {
         if let Some(postings) = self.postings {
             let mut out = RoaringBitmap::new();
             for id in 0..postings.len() as u32 {
@@ -646,31 +650,25 @@ impl<'a> FrozenKey<'a> {
 /// Ordinals whose value id in `column` satisfies `keep`, one bit per run
 /// gathered eight runs to a byte and handed to roaring whole: pushing the
 /// hits one by one costs several times the scan itself.
-fn scan_column(column: U32s<'_>, keep: impl Fn(u32) -> bool) -> RoaringBitmap {
+/// A large column is scanned in parts, one per core.
+fn scan_column(column: U32s<'_>, keep: impl Fn(u32) -> bool + Sync) -> RoaringBitmap {
     let hit = |id: &[u8]| {
         let mut le = [0u8; 4];
         le.copy_from_slice(id);
         let id = u32::from_le_bytes(le);
         id != TOMBSTONE && keep(id)
     };
-    let bytes = column.as_bytes();
-    let mut bits = Vec::with_capacity(bytes.len().div_ceil(32));
-    let mut eights = bytes.chunks_exact(32);
-    for eight in eights.by_ref() {
-        let byte = eight
-            .chunks_exact(4)
+    let byte_of = |ids: &[u8]| {
+        ids.chunks_exact(4)
             .enumerate()
-            .fold(0u8, |byte, (i, id)| byte | (u8::from(hit(id)) << i));
-        bits.push(byte);
-    }
-    let rest = eights.remainder().chunks_exact(4);
-    if rest.len() > 0 {
-        bits.push(
-            rest.enumerate()
-                .fold(0u8, |byte, (i, id)| byte | (u8::from(hit(id)) << i)),
-        );
-    }
-    RoaringBitmap::from_lsb0_bytes(0, &bits)
+            .fold(0u8, |byte, (i, id)| byte | (u8::from(hit(id)) << i))
+    };
+    let bytes = column.as_bytes();
+    let parts = crate::parallel::split(column.len(), 1 << 18, 8, |runs| {
+        let part = bytes.get(runs.start * 4..runs.end * 4).unwrap_or(&[]);
+        part.chunks(32).map(byte_of).collect::<Vec<u8>>()
+    });
+    RoaringBitmap::from_lsb0_bytes(0, &parts.concat())
 }
 
 /// The frozen latest-value column of one metric key.
@@ -732,5 +730,19 @@ mod tests {
                 .collect();
             assert_eq!(got, want, "{n} runs");
         }
+    }
+
+    #[test]
+    fn a_column_scan_in_parts_equals_one_pass() {
+        let n = 600_001u32;
+        let ids: Vec<u32> = (0..n)
+            .map(|ord| ord.wrapping_mul(2_654_435_761) % 1000)
+            .collect();
+        let bytes: Vec<u8> = ids.iter().flat_map(|id| id.to_le_bytes()).collect();
+        let keep = |id: u32| id < 3;
+
+        let got = scan_column(U32s::new(&bytes), keep);
+        let want: RoaringBitmap = (0..n).filter(|&ord| keep(ids[ord as usize])).collect();
+        assert_eq!(got, want);
     }
 }

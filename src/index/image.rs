@@ -493,17 +493,36 @@ impl<'a> Strings<'a> {
     /// search goes on from the next entry: one hit per entry is enough, and
     /// a match that crosses into the next entry hides no match inside its
     /// own (a later start could not end before the boundary either).
+    ///
+    /// A large blob is searched in parts, one per core, each a run of whole
+    /// entries.
     pub fn containing(&self, needle: &[u8]) -> Vec<u32> {
         let finder = memchr::memmem::Finder::new(needle);
+        let min_part = (1usize << 20) * self.len() / self.blob.len().max(1);
+        let parts = crate::parallel::split(self.len(), min_part.max(1), 1, |entries| {
+            self.containing_in(&finder, needle.len(), entries)
+        });
+        parts.concat()
+    }
+
+    /// [`Strings::containing`] over entries `entries` only.
+    fn containing_in(
+        &self,
+        finder: &memchr::memmem::Finder<'_>,
+        needle_len: usize,
+        entries: std::ops::Range<usize>,
+    ) -> Vec<u32> {
+        let offset = |i: usize| self.offsets.get(i).unwrap_or(0) as usize;
+        let haystack = self.blob.get(..offset(entries.end)).unwrap_or(&[]);
         let mut hits = Vec::new();
-        let (mut from, mut entry) = (0usize, 0usize);
-        while let Some(at) = self.blob.get(from..).and_then(|rest| finder.find(rest)) {
+        let (mut from, mut entry) = (offset(entries.start), entries.start);
+        while let Some(at) = haystack.get(from..).and_then(|rest| finder.find(rest)) {
             let at = from + at;
             entry = self.entry_holding(at, entry);
             let Some(end) = self.offsets.get(entry + 1).map(|e| e as usize) else {
                 break;
             };
-            if at + needle.len() <= end {
+            if at + needle_len <= end {
                 hits.push(entry as u32);
             }
             from = end.max(at + 1);
@@ -694,6 +713,33 @@ mod tests {
             (strings.len(), strings.get(0), strings.get(1)),
             (2, "ab", "cde")
         );
+    }
+
+    #[test]
+    fn a_large_blob_searched_in_parts_finds_what_one_pass_finds() {
+        let mut b = StringsBuilder::default();
+        let values: Vec<String> = (0..200_000u32)
+            .map(|i| {
+                format!(
+                    "v{} {}",
+                    i.wrapping_mul(2_654_435_761) % 997,
+                    "x".repeat(i as usize % 23)
+                )
+            })
+            .collect();
+        for v in &values {
+            b.push(v.as_bytes());
+        }
+        let (offsets, wide) = b.offsets();
+        let strings = Strings::new(&offsets, wide, &b.blob);
+        assert!(b.blob.len() > 3 << 20, "the blob must span several parts");
+
+        for needle in ["v99 ", "9 x", "xxxxxxxxxxxxxxxxxxxxxx", "v1"] {
+            let want: Vec<u32> = (0..values.len() as u32)
+                .filter(|&i| values[i as usize].contains(needle))
+                .collect();
+            assert_eq!(strings.containing(needle.as_bytes()), want, "{needle}");
+        }
     }
 
     #[test]

@@ -141,32 +141,11 @@ const PARALLEL_PAGE: usize = 128;
 /// owned strings) is most of the cost of a large page, and each run is
 /// built apart from the others, so a large page is split between threads.
 fn materialize(table: &RunTable, ords: &[Ordinal]) -> Vec<Run> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    if threads < 2 || ords.len() < PARALLEL_PAGE {
-        return ords.iter().map(|&ord| table.run(ord)).collect();
-    }
-    let chunk = ords.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let mut parts = ords.chunks(chunk);
-        let first = parts.next().unwrap_or_default();
-        let others: Vec<_> = parts
-            .map(|part| scope.spawn(move || build(table, part)))
-            .collect();
-        let mut runs = build(table, first);
-        for handle in others {
-            // As if on one thread: a panic there goes on here.
-            runs.extend(
-                handle
-                    .join()
-                    .unwrap_or_else(|e| std::panic::resume_unwind(e)),
-            );
-        }
-        runs
-    })
-}
-
-fn build(table: &RunTable, ords: &[Ordinal]) -> Vec<Run> {
-    ords.iter().map(|&ord| table.run(ord)).collect()
+    let parts = crate::parallel::split(ords.len(), PARALLEL_PAGE / 2, 1, |range| {
+        let part = &ords[range];
+        part.iter().map(|&ord| table.run(ord)).collect::<Vec<Run>>()
+    });
+    parts.into_iter().flatten().collect()
 }
 
 /// Runs of the requested experiments whose lifecycle the view admits.

@@ -1,0 +1,83 @@
+//! Splitting one large piece of work across the machine's cores: a page of
+//! runs to build, a value blob to search, a column to scan. Each part is
+//! independent and the results come back in order, so the caller sees the
+//! same answer as one pass would give.
+
+use std::ops::Range;
+
+/// At most this many threads for one piece of work: past it, a search's
+/// parts are too short to repay the spawns.
+const MAX_THREADS: usize = 4;
+
+/// Threads worth using for `items` items when a part should hold at least
+/// `min_part` of them.
+fn threads_for(items: usize, min_part: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.min(MAX_THREADS).min(items / min_part.max(1)).max(1)
+}
+
+/// `0..items` cut into contiguous parts of at least `min_part` items (one
+/// part when the work is small or the machine has one core), each given to
+/// `work` on its own thread (the first on the caller's); the results in
+/// the parts' order. `align` rounds part boundaries to multiples of it.
+pub(crate) fn split<T: Send>(
+    items: usize,
+    min_part: usize,
+    align: usize,
+    work: impl Fn(Range<usize>) -> T + Sync,
+) -> Vec<T> {
+    let threads = threads_for(items, min_part);
+    if threads < 2 {
+        return vec![work(0..items)];
+    }
+    let align = align.max(1);
+    let part = items.div_ceil(threads).next_multiple_of(align);
+    let ranges: Vec<Range<usize>> = (0..items)
+        .step_by(part)
+        .map(|start| start..(start + part).min(items))
+        .collect();
+
+    let Some((first, rest)) = ranges.split_first().filter(|(_, rest)| !rest.is_empty()) else {
+        return vec![work(0..items)];
+    };
+
+    let work = &work;
+    std::thread::scope(|scope| {
+        let others: Vec<_> = rest
+            .iter()
+            .map(|range| {
+                let range = range.clone();
+                scope.spawn(move || work(range))
+            })
+            .collect();
+        let mut results = vec![work(first.clone())];
+        for handle in others {
+            // As if on one thread: a panic there goes on here.
+            results.push(
+                handle
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            );
+        }
+        results
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_cover_every_item_once_in_order() {
+        for items in [0usize, 1, 7, 100, 1000, 4097] {
+            for (min_part, align) in [(1, 1), (10, 8), (1000, 64)] {
+                let parts = split(items, min_part, align, |r| r);
+                let flat: Vec<usize> = parts.iter().flat_map(|r| r.clone()).collect();
+                assert_eq!(flat, (0..items).collect::<Vec<_>>(), "{items} {min_part}");
+                for r in &parts[..parts.len() - 1] {
+                    assert_eq!(r.end % align, 0);
+                }
+            }
+        }
+    }
+}
