@@ -531,16 +531,24 @@ impl<'a> Strings<'a> {
     }
 
     /// The first entry from `from` on whose end lies past byte `at`: the
-    /// entry holding it. Galloping search: steps double from `from` until
-    /// they pass `at`, then halve, so a near match costs a few reads close
-    /// together and a far one a logarithm of the distance.
+    /// entry holding it. A few entries are stepped over one by one (dense
+    /// matches: reads side by side), then the search gallops: steps double
+    /// until they pass `at`, then halve, so a far match costs a logarithm
+    /// of the distance.
     fn entry_holding(&self, at: usize, from: usize) -> usize {
         let ends_by = |entry: usize| {
             self.offsets
                 .get(entry + 1)
                 .is_some_and(|end| end as usize <= at)
         };
-        let (mut low, mut step) = (from, 1usize);
+        let mut low = from;
+        for _ in 0..8 {
+            if !ends_by(low) {
+                return low;
+            }
+            low += 1;
+        }
+        let mut step = 1usize;
         while low + step < self.len() && ends_by(low + step - 1) {
             low += step;
             step *= 2;
