@@ -576,6 +576,14 @@ impl<'a> FrozenKey<'a> {
         self.values.get(id as usize)
     }
 
+    /// The value of run `ord` read from the value-id column (`Some(None)`
+    /// when the run lacks the key), or `None` when the key keeps postings
+    /// instead and cannot answer by run.
+    pub fn value_of_run(&self, ord: Ordinal) -> Option<Option<&'a str>> {
+        let id = self.column?.get(ord as usize)?;
+        Some((id != TOMBSTONE).then(|| self.value(id)))
+    }
+
     /// Ids of the values containing `needle` (one search over them all).
     pub fn ids_containing(&self, needle: &[u8]) -> Vec<u32> {
         self.values.containing(needle)

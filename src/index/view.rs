@@ -153,6 +153,24 @@ impl<'a> KeyView<'a> {
         }
     }
 
+    /// The value of run `ord` when a frozen value-id column answers it
+    /// (a high-cardinality key, a run not shadowed); `None` otherwise.
+    pub fn column_value(&self, ord: Ordinal) -> Option<Option<&'a str>> {
+        if self.shadow.contains(ord) {
+            return None;
+        }
+        self.frozen.as_ref()?.value_of_run(ord)
+    }
+
+    /// Whether reading the value of each run of `within` costs less than
+    /// deciding every distinct value once: a few runs of a key with a value
+    /// column (many distinct values).
+    pub fn cheaper_by_run(&self, within: &RoaringBitmap) -> bool {
+        self.frozen.as_ref().is_some_and(|f| {
+            !f.has_postings() && within.len().saturating_mul(64) < f.distinct() as u64
+        })
+    }
+
     /// Runs having the key.
     pub fn present(&self) -> RoaringBitmap {
         let mut out = match &self.frozen {

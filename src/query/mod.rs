@@ -15,6 +15,7 @@ pub mod order;
 pub mod plan;
 mod request;
 pub mod token;
+mod walk;
 
 pub use experiment_filter::{
     ExperimentClause, ExperimentFilter, ExperimentTarget, parse_experiment_filter,

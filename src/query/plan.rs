@@ -87,6 +87,16 @@ pub fn search_window(
     if let Some(cached) = cache.filter(|c| c.query == query && req.page_token.is_some()) {
         return Ok((window(&cached.ordinals, offset, wanted, &query), None));
     }
+    if req.page_token.is_none()
+        && let Some(first) = super::walk::first_page(table, req, &filter, &order, wanted)
+    {
+        let next_page_token = first.more.then(|| encode_token(wanted, &query));
+        let window = Window {
+            ordinals: first.ordinals,
+            next_page_token,
+        };
+        return Ok((window, None));
+    }
     let hits = matching(table, req, &filter);
     if req.page_token.is_none() {
         let total = hits.len() as usize;
@@ -149,7 +159,7 @@ fn materialize(table: &RunTable, ords: &[Ordinal]) -> Vec<Run> {
 }
 
 /// Runs of the requested experiments whose lifecycle the view admits.
-fn candidates(table: &RunTable, req: &SearchRequest) -> RoaringBitmap {
+pub(super) fn candidates(table: &RunTable, req: &SearchRequest) -> RoaringBitmap {
     if req.experiment_ids.is_empty() {
         return match req.view_type {
             ViewType::ActiveOnly => table.active().clone(),
@@ -173,7 +183,7 @@ fn candidates(table: &RunTable, req: &SearchRequest) -> RoaringBitmap {
 
 /// Rough number of runs a clause costs to evaluate: posting lookups and id
 /// lookups are cheap and selective, scans cost the candidates.
-fn estimate(table: &RunTable, clause: &Clause, candidates: u64) -> u64 {
+pub(super) fn estimate(table: &RunTable, clause: &Clause, candidates: u64) -> u64 {
     let postings = |index: Option<KeyView<'_>>| match (index, clause.op, &clause.value) {
         (None, _, _) => 0,
         (Some(idx), Comparator::Eq, Value::Text(v)) => idx.posting_count(v).unwrap_or(candidates),
@@ -190,7 +200,7 @@ fn estimate(table: &RunTable, clause: &Clause, candidates: u64) -> u64 {
 }
 
 /// The runs among `within` that satisfy `clause`.
-fn select(table: &RunTable, clause: &Clause, within: &RoaringBitmap) -> RoaringBitmap {
+pub(super) fn select(table: &RunTable, clause: &Clause, within: &RoaringBitmap) -> RoaringBitmap {
     match &clause.target {
         Target::Metric(key) => match (table.metric_index(key), &clause.value) {
             (Some(idx), Value::Number(n)) => {
@@ -246,6 +256,13 @@ fn select_string<'t>(
         (Comparator::Eq, Value::Text(v)) => index.select_eq(within, v),
         (Comparator::Like | Comparator::ILike, Value::Text(pattern)) => {
             let pattern = LikePattern::new(pattern, clause.op == Comparator::ILike);
+            if index.cheaper_by_run(within) {
+                let having = within & index.present();
+                return scan(&having, |ord| {
+                    let value = index.column_value(ord).unwrap_or_else(|| value_of(ord));
+                    value.is_some_and(|s| pattern.matches(s))
+                });
+            }
             match pattern.required_bytes() {
                 Some(needle) => {
                     let decides = pattern.needle_decides();
@@ -306,7 +323,12 @@ fn lookup<'a>(
 
 /// The first `limit` hits in MLflow's order: the keys, then start_time
 /// DESC unless a key sorts by it, then run_id ASC.
-fn top(table: &RunTable, hits: &RoaringBitmap, order: &[OrderKey], limit: usize) -> Vec<Ordinal> {
+pub(super) fn top(
+    table: &RunTable,
+    hits: &RoaringBitmap,
+    order: &[OrderKey],
+    limit: usize,
+) -> Vec<Ordinal> {
     let keys: Vec<SortKey<'_>> = order
         .iter()
         .map(|k| SortKey::resolve(table, &k.target))
