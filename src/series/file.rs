@@ -218,7 +218,7 @@ impl SeriesFile {
         }
         let dir_offset = dir_offset as usize;
         let directory = &bytes[dir_offset..footer_at];
-        if crc32fast::hash(directory) != u32_at(footer, 12) {
+        if crate::parallel::crc32(directory) != u32_at(footer, 12) {
             return Err(corrupt(dir_offset, "directory CRC mismatch"));
         }
 
@@ -344,36 +344,35 @@ fn check_header(bytes: &[u8]) -> Result<(usize, u64), (usize, &'static str)> {
 }
 
 /// Checks, without reading blocks, that entries are sorted and unique and
-/// that their blocks tile the data region in order, 8-byte aligned.
+/// that their blocks tile the data region in order, 8-byte aligned. A large
+/// directory is checked in parts on several cores, then the parts' edges
+/// against each other.
 fn check_directory(
     directory: &[u8],
     dir_offset: usize,
     points: u64,
 ) -> Result<(), (usize, &'static str)> {
+    let entries = directory.len() / ENTRY_LEN;
+    let parts = crate::parallel::split(entries, 1 << 16, 1, |range| {
+        check_entries(directory, dir_offset, range)
+    });
+
     let mut previous: Option<(u32, u32)> = None;
     let mut expected_at = HEADER_LEN as u64;
     let mut total: u64 = 0;
-    for (i, slot) in directory.chunks_exact(ENTRY_LEN).enumerate() {
-        let at = dir_offset + i * ENTRY_LEN;
-        let entry = Entry::decode(slot).map_err(|why| (at, why))?;
-        if previous.is_some_and(|p| p >= (entry.run, entry.key)) {
-            return Err((at, "directory is not sorted by (run, key)"));
+    for part in parts {
+        let Some(part) = part? else {
+            continue;
+        };
+        if previous.is_some_and(|p| p >= part.first_key) {
+            return Err((part.first_at, "directory is not sorted by (run, key)"));
         }
-        previous = Some((entry.run, entry.key));
-
-        if entry.offset != expected_at.next_multiple_of(8) {
-            return Err((at + 8, "block does not follow the previous one"));
+        if part.first_offset != expected_at.next_multiple_of(8) {
+            return Err((part.first_at + 8, "block does not follow the previous one"));
         }
-        if entry.encoding == Encoding::Raw
-            && codec::raw_len(entry.summary.count as usize) != Some(entry.len as usize)
-        {
-            return Err((at + 16, "raw block length does not match its count"));
-        }
-        expected_at = entry
-            .offset
-            .checked_add(entry.len)
-            .ok_or((at + 16, "block too long"))?;
-        total = total.saturating_add(entry.summary.count);
+        previous = Some(part.last_key);
+        expected_at = part.end;
+        total = total.saturating_add(part.points);
     }
     if expected_at.next_multiple_of(8) != dir_offset as u64 {
         return Err((dir_offset, "blocks do not end where the directory starts"));
@@ -382,6 +381,72 @@ fn check_directory(
         return Err((16, "header point count does not match the directory"));
     }
     Ok(())
+}
+
+/// What a run of directory entries checked on its own leaves for its
+/// neighbours to agree with.
+struct DirectoryPart {
+    /// File offset of the part's first entry.
+    first_at: usize,
+    first_key: (u32, u32),
+    first_offset: u64,
+    last_key: (u32, u32),
+    /// Where the part's last block ends.
+    end: u64,
+    points: u64,
+}
+
+/// Checks entries `range` among themselves: sorted, unique, tiling from
+/// the first one's block on, known encodings, raw lengths. `None` for an
+/// empty range.
+fn check_entries(
+    directory: &[u8],
+    dir_offset: usize,
+    range: std::ops::Range<usize>,
+) -> Result<Option<DirectoryPart>, (usize, &'static str)> {
+    let mut part: Option<DirectoryPart> = None;
+    for i in range {
+        let at = dir_offset + i * ENTRY_LEN;
+        let slot = directory
+            .get(i * ENTRY_LEN..(i + 1) * ENTRY_LEN)
+            .unwrap_or(&[]);
+        let entry = Entry::decode(slot).map_err(|why| (at, why))?;
+        if entry.encoding == Encoding::Raw
+            && codec::raw_len(entry.summary.count as usize) != Some(entry.len as usize)
+        {
+            return Err((at + 16, "raw block length does not match its count"));
+        }
+        let key = (entry.run, entry.key);
+        let end = entry
+            .offset
+            .checked_add(entry.len)
+            .ok_or((at + 16, "block too long"))?;
+
+        match part.as_mut() {
+            None => {
+                part = Some(DirectoryPart {
+                    first_at: at,
+                    first_key: key,
+                    first_offset: entry.offset,
+                    last_key: key,
+                    end,
+                    points: entry.summary.count,
+                });
+            }
+            Some(p) => {
+                if p.last_key >= key {
+                    return Err((at, "directory is not sorted by (run, key)"));
+                }
+                if entry.offset != p.end.next_multiple_of(8) {
+                    return Err((at + 8, "block does not follow the previous one"));
+                }
+                p.last_key = key;
+                p.end = end;
+                p.points = p.points.saturating_add(entry.summary.count);
+            }
+        }
+    }
+    Ok(part)
 }
 
 /// One series of an open file.
@@ -614,4 +679,55 @@ pub fn fuzz_series_file(data: &[u8]) -> usize {
     }
     let _ = file.check();
     clean
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A directory of `n` packed one-point series, 8 bytes of block each.
+    fn directory(n: u32) -> (Vec<u8>, usize) {
+        let point = MetricPoint {
+            step: 1,
+            timestamp: 2,
+            value: 3.0,
+        };
+        let mut bytes = Vec::with_capacity(n as usize * ENTRY_LEN);
+        for i in 0..n {
+            let entry = Entry {
+                run: i / 3,
+                key: i % 3,
+                offset: (HEADER_LEN + 8 * i as usize) as u64,
+                len: 8,
+                encoding: Encoding::Packed,
+                crc: 0,
+                summary: SeriesSummary::of(&[point]),
+            };
+            bytes.extend_from_slice(&entry.encode());
+        }
+        (bytes, HEADER_LEN + 8 * n as usize)
+    }
+
+    #[test]
+    fn a_directory_checked_in_parts_agrees_with_one_pass_at_its_edges() {
+        let n = 200_000;
+        let (good, dir_offset) = directory(n);
+        assert_eq!(check_directory(&good, dir_offset, u64::from(n)), Ok(()));
+        assert!(check_directory(&good, dir_offset, u64::from(n) + 1).is_err());
+
+        // Damage at entries that fall on, before and after part edges.
+        for i in [0usize, 1, 65_535, 65_536, 65_537, 100_000, 199_999] {
+            let at = i * ENTRY_LEN;
+            let mut unsorted = good.clone();
+            unsorted[at..at + 8].copy_from_slice(&[0; 8]);
+            let found = check_directory(&unsorted, dir_offset, u64::from(n));
+            assert!(found.is_err() || i == 0, "entry {i} moved to key (0, 0)");
+
+            let mut misplaced = good.clone();
+            let offset = u64_at(&misplaced, at + 8) + 8;
+            misplaced[at + 8..at + 16].copy_from_slice(&offset.to_le_bytes());
+            let found = check_directory(&misplaced, dir_offset, u64::from(n));
+            assert!(found.is_err(), "entry {i} moved by 8 bytes");
+        }
+    }
 }

@@ -182,14 +182,28 @@ fn load_once(root: &Path) -> Result<(State, u64)> {
         manifest = Manifest::default();
     }
     let mut state = State::default();
-    if let Some(name) = &manifest.snapshot {
-        let frozen = Frozen::open(&root.join("index").join(name))?;
-        state.table = RunTable::from_frozen(Arc::new(frozen))?;
+    // The image and the series file are checked side by side: each is a
+    // pass over a large file, and they share nothing.
+    let (frozen, series) = std::thread::scope(|scope| {
+        let series = scope.spawn(|| {
+            let name = manifest.series.as_ref()?;
+            Some(SeriesFile::open(root.join("series").join(name)))
+        });
+        let frozen = manifest
+            .snapshot
+            .as_ref()
+            .map(|name| Frozen::open(&root.join("index").join(name)));
+        let series = series
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (frozen, series)
+    });
+    if let Some(frozen) = frozen {
+        state.table = RunTable::from_frozen(Arc::new(frozen?))?;
         state.hlc = manifest.hlc;
     }
-    if let Some(name) = &manifest.series {
-        let file = SeriesFile::open(root.join("series").join(name))?;
-        state.series = Histories::with_sealed(Some(Arc::new(file)));
+    if let Some(file) = series {
+        state.series = Histories::with_sealed(Some(Arc::new(file?)));
     }
     state.applied = manifest.positions.clone();
     replay(root, &mut state, None)?;
