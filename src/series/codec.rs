@@ -16,6 +16,9 @@
 //! repeated, or jumping across the whole range) round-trips exactly, and
 //! values are handled as bits, so NaN payloads survive.
 
+#[cfg(test)]
+mod reference;
+
 use crate::model::MetricPoint;
 
 /// How one block is laid out. The discriminant is the byte stored in the
@@ -472,6 +475,7 @@ mod tests {
             let mut back = vec![p(9, 9, 9.0)];
             decode(encoding, &block, points.len(), &mut back).unwrap();
             assert!(same(points, &back), "{encoding:?}");
+            agrees_with_reference(encoding, &block, points.len());
         }
         let mut block = Vec::new();
         let encoding = encode_smallest(points, &mut block);
@@ -575,9 +579,128 @@ mod tests {
             for at in 0..block.len() {
                 let mut damaged = block.clone();
                 damaged[at] ^= 0x5a;
-                let _ = decode(encoding, &damaged, points.len(), &mut out);
+                agrees_with_reference(encoding, &damaged, points.len());
             }
         }
+    }
+
+    /// Decodes `block` with both decoders and checks that they agree: the
+    /// same points bit for bit, or the same error.
+    fn agrees_with_reference(encoding: Encoding, block: &[u8], count: usize) {
+        let mut fast = vec![p(7, 7, 7.0)];
+        let mut slow = Vec::new();
+        let fast_result = decode(encoding, block, count, &mut fast);
+        let slow_result = reference::decode(encoding, block, count, &mut slow);
+        assert_eq!(fast_result, slow_result, "{encoding:?}, {count} points");
+        if fast_result.is_ok() {
+            assert!(same(&fast, &slow), "{encoding:?}, {count} points");
+        }
+    }
+
+    /// A history whose steps are packed at `width` bits and whose
+    /// timestamps at `64 - width`, from a fixed seed.
+    fn history_at_width(width: u32, len: usize, narrow: bool) -> Vec<MetricPoint> {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64 ^ u64::from(width);
+        let mut random = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let offsets = |width: u32, random: &mut dyn FnMut() -> u64| -> Vec<i64> {
+            let top = u64::MAX.checked_shr(64 - width).unwrap_or(0);
+            let mut value = random() as i64;
+            let mut column = vec![value];
+            for i in 1..len {
+                let offset = match i {
+                    1 => 0,
+                    2 => top,
+                    _ => random() & top,
+                };
+                value = value.wrapping_add(i64::MIN.wrapping_add(offset as i64));
+                column.push(value);
+            }
+            column
+        };
+        let steps = offsets(width, &mut random);
+        let timestamps = offsets(64 - width, &mut random);
+        (0..len)
+            .map(|i| {
+                let value = f64::from_bits(random());
+                let value = if narrow { value as f32 as f64 } else { value };
+                p(steps[i], timestamps[i], value)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_width_and_chunk_edge_decodes_as_the_reference_does() {
+        for width in 0..=64 {
+            for len in [1, 2, 3, 128, 129, 130, 257, 1000] {
+                for narrow in [true, false] {
+                    let points = history_at_width(width, len, narrow);
+                    let mut block = Vec::new();
+                    encode(&points, Encoding::Packed, &mut block);
+                    if len > 2 {
+                        assert_eq!(u32::from(block[17]), width);
+                    }
+                    assert_eq!(block[0] == VALUES_F32, narrow);
+                    round_trips_everywhere(&points);
+                }
+            }
+        }
+    }
+
+    /// `len` values whose deltas are `reference` plus offsets of exactly
+    /// `width` bits: one offset is 0 and one has bit `width - 1` set, and
+    /// `reference` leaves room for the largest, so the encoder picks `width`.
+    fn column_of_width(width: u32) -> impl Strategy<Value = Vec<i64>> {
+        let top = if width == 0 {
+            0
+        } else {
+            u64::MAX >> (64 - width)
+        };
+        let room = i64::MAX as i128 - top as i128;
+        (
+            any::<i64>(),
+            (i64::MIN as i128..=room).prop_map(|r| r as i64),
+            prop::collection::vec(0..=top, 2..600),
+        )
+            .prop_map(move |(base, reference, mut offsets)| {
+                offsets[0] = 0;
+                offsets[1] |= top ^ (top >> 1);
+                let mut value = base;
+                let mut column = vec![base];
+                column.extend(offsets.iter().map(|&offset| {
+                    value = value.wrapping_add(reference.wrapping_add(offset as i64));
+                    value
+                }));
+                column
+            })
+    }
+
+    /// Points whose steps and timestamps are packed at any two widths, with
+    /// values that are all `f32` or not.
+    fn history_of_widths() -> impl Strategy<Value = (Vec<MetricPoint>, u32, u32)> {
+        (0..=64u32, 0..=64u32, any::<bool>())
+            .prop_flat_map(|(step_width, time_width, narrow)| {
+                let values = prop::collection::vec(value(), 600);
+                let columns = (column_of_width(step_width), column_of_width(time_width));
+                (columns, values, Just((step_width, time_width, narrow)))
+            })
+            .prop_map(
+                |((steps, timestamps), values, (step_width, time_width, narrow))| {
+                    let points = steps
+                        .into_iter()
+                        .zip(timestamps)
+                        .zip(values)
+                        .map(|((step, timestamp), v)| {
+                            p(step, timestamp, if narrow { v as f32 as f64 } else { v })
+                        })
+                        .collect();
+                    (points, step_width, time_width)
+                },
+            )
     }
 
     fn value() -> impl Strategy<Value = f64> {
@@ -620,6 +743,39 @@ mod tests {
         #[test]
         fn random_histories_round_trip_in_every_encoding(points in history()) {
             round_trips_everywhere(&points);
+        }
+
+        #[test]
+        fn every_width_decodes_as_the_reference_does(
+            (points, step_width, time_width) in history_of_widths(),
+        ) {
+            let mut block = Vec::new();
+            encode(&points, Encoding::Packed, &mut block);
+            prop_assert_eq!(block[17], step_width as u8);
+            let step_bits = (points.len() - 1) * step_width as usize;
+            let time_header = 1 + COLUMN_HEADER + step_bits.div_ceil(8);
+            prop_assert_eq!(block[time_header + 16], time_width as u8);
+            round_trips_everywhere(&points);
+        }
+
+        #[test]
+        fn damaged_blocks_decode_as_the_reference_does(
+            (points, _, _) in history_of_widths(),
+            lz4 in any::<bool>(),
+            cut in any::<prop::sample::Index>(),
+            flips in prop::collection::vec((any::<prop::sample::Index>(), 1..=255u8), 0..4),
+            count_change in -1i64..=1,
+        ) {
+            let encoding = if lz4 { Encoding::PackedLz4 } else { Encoding::Packed };
+            let mut block = Vec::new();
+            encode(&points, encoding, &mut block);
+            for (at, flip) in flips {
+                let at = at.index(block.len());
+                block[at] ^= flip;
+            }
+            let count = (points.len() as i64 + count_change) as usize;
+            agrees_with_reference(encoding, &block, count);
+            agrees_with_reference(encoding, &block[..cut.index(block.len())], count);
         }
     }
 }
