@@ -19,6 +19,8 @@
 #[cfg(test)]
 mod reference;
 
+use std::cell::Cell;
+
 use crate::model::MetricPoint;
 
 /// How one block is laid out. The discriminant is the byte stored in the
@@ -104,10 +106,10 @@ pub fn decode(
     match encoding {
         Encoding::Raw => decode_raw(block, count, out),
         Encoding::Packed => decode_packed(block, count, out),
-        Encoding::PackedLz4 => {
-            let packed = decompress(block, count)?;
-            decode_packed(&packed, count, out)
-        }
+        Encoding::PackedLz4 => with_scratch(|scratch| {
+            let packed = decompress(block, count, scratch)?;
+            decode_packed(packed, count, out)
+        }),
     }
 }
 
@@ -227,10 +229,37 @@ fn decode_chunks<const W: usize>(
     }
 }
 
-/// Unpacks an lz4 block whose declared size is bounded both by what lz4 can
-/// expand (so a damaged length cannot make us allocate gigabytes) and by
-/// the largest packed block of `count` points.
-fn decompress(block: &[u8], count: usize) -> Result<Vec<u8>, DecodeError> {
+thread_local! {
+    /// This thread's buffer for the packed form of lz4 blocks, kept between
+    /// reads so that decoding a big series does not allocate and zero
+    /// megabytes each time.
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// Largest scratch buffer kept for the next read (a 1,000,000-point float32
+/// curve needs 4.4 MB); a bigger one is freed after use.
+const SCRATCH_KEEP: usize = 16 << 20;
+
+/// Runs `f` with this thread's scratch buffer (a new one if the thread is
+/// shutting down).
+fn with_scratch<T>(f: impl FnOnce(&mut Vec<u8>) -> T) -> T {
+    let mut scratch = SCRATCH.try_with(Cell::take).unwrap_or_default();
+    let result = f(&mut scratch);
+    if scratch.capacity() <= SCRATCH_KEEP {
+        let _ = SCRATCH.try_with(|cell| cell.set(scratch));
+    }
+    result
+}
+
+/// Unpacks an lz4 block into `scratch` and returns the packed block. Its
+/// declared size is bounded both by what lz4 can expand (so a damaged
+/// length cannot make us allocate gigabytes) and by the largest packed
+/// block of `count` points.
+fn decompress<'s>(
+    block: &[u8],
+    count: usize,
+    scratch: &'s mut Vec<u8>,
+) -> Result<&'s [u8], DecodeError> {
     let Some(size) = block
         .get(..4)
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -245,8 +274,15 @@ fn decompress(block: &[u8], count: usize) -> Result<Vec<u8>, DecodeError> {
         return fail(0, "lz4 block declares an impossible size");
     }
 
-    let mut packed = vec![0; size];
-    match lz4_flex::block::decompress_into(&block[4..], &mut packed) {
+    // The buffer holds an earlier block's bytes, but none can show through:
+    // lz4 writes its output front to back, so `n == size` means every byte
+    // was written, and match copies only read what this block wrote
+    // (lz4_flex checks their offsets since 0.12.1, RUSTSEC-2026-0041).
+    if scratch.len() < size {
+        scratch.resize(size, 0);
+    }
+    let packed = &mut scratch[..size];
+    match lz4_flex::block::decompress_into(&block[4..], packed) {
         Ok(n) if n == size => Ok(packed),
         Ok(_) => fail(4, "lz4 block is shorter than declared"),
         Err(_) => fail(4, "lz4 block does not decompress"),
