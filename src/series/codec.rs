@@ -127,16 +127,22 @@ fn decode_raw(block: &[u8], count: usize, out: &mut Vec<MetricPoint>) -> Result<
     let (steps, rest) = block.split_at(count * 8);
     let (timestamps, values) = rest.split_at(count * 8);
 
-    out.reserve(count);
-    let word = |column: &[u8], i: usize| le_u64(&column[i * 8..]);
-    for i in 0..count {
-        out.push(MetricPoint {
-            step: word(steps, i) as i64,
-            timestamp: word(timestamps, i) as i64,
-            value: f64::from_bits(word(values, i)),
-        });
-    }
+    let columns = words(steps).zip(words(timestamps)).zip(words(values));
+    out.extend(columns.map(|((step, timestamp), value)| MetricPoint {
+        step: step as i64,
+        timestamp: timestamp as i64,
+        value: f64::from_bits(value),
+    }));
     Ok(())
+}
+
+/// The little-endian words of `column`, whose length is a multiple of 8.
+fn words(column: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    column
+        .as_chunks::<8>()
+        .0
+        .iter()
+        .map(|w| u64::from_le_bytes(*w))
 }
 
 /// Flag bit of a packed block: values are stored as 4-byte `f32`s.
