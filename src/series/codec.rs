@@ -16,12 +16,14 @@
 //! repeated, or jumping across the whole range) round-trips exactly, and
 //! values are handled as bits, so NaN payloads survive.
 
+mod bits;
 #[cfg(test)]
 mod reference;
 
 use std::cell::Cell;
 
 use crate::model::MetricPoint;
+use bits::{CHUNK, Unpacker};
 
 /// How one block is laid out. The discriminant is the byte stored in the
 /// file's directory.
@@ -195,42 +197,50 @@ fn decode_packed(
     }
 
     out.reserve(count);
-    let (mut steps, mut timestamps) = (steps, timestamps);
     if value_width == 4 {
         let streams = split::<4>(values, count);
-        decode_chunks(&streams, &mut steps, &mut timestamps, out, |b| {
+        decode_points(&streams, steps, timestamps, out, |b| {
             f64_from_f32_bits(b as u32)
         });
     } else {
         let streams = split::<8>(values, count);
-        decode_chunks(&streams, &mut steps, &mut timestamps, out, f64::from_bits);
+        decode_points(&streams, steps, timestamps, out, f64::from_bits);
     }
     Ok(())
 }
 
-/// Points decoded in chunks small enough to stay in L1 cache, so that the
-/// output is written once, front to back.
-fn decode_chunks<const W: usize>(
+/// Points decoded a chunk at a time, small enough to stay in L1 cache, so
+/// that the output is written once, front to back. The first point holds
+/// the columns' bases; chunks of deltas follow, each starting on a byte.
+fn decode_points<const W: usize>(
     streams: &[&[u8]; W],
-    steps: &mut IntColumn<'_>,
-    timestamps: &mut IntColumn<'_>,
+    mut steps: IntColumn<'_>,
+    mut timestamps: IntColumn<'_>,
     out: &mut Vec<MetricPoint>,
     widen: impl Fn(u64) -> f64,
 ) {
-    const CHUNK: usize = 128;
-    let count = streams.first().map_or(0, |s| s.len());
-    let mut values = [0u64; CHUNK];
-    let mut step = [0i64; CHUNK];
-    let mut timestamp = [0i64; CHUNK];
-    for start in (0..count).step_by(CHUNK) {
+    let count = streams[0].len();
+    if count == 0 {
+        return;
+    }
+    let mut words = [0u64; CHUNK];
+    unsplit(streams, 0, &mut words[..1]);
+    out.push(MetricPoint {
+        step: steps.current,
+        timestamp: timestamps.current,
+        value: widen(words[0]),
+    });
+
+    for start in (1..count).step_by(CHUNK) {
         let len = (count - start).min(CHUNK);
-        unsplit(streams, start, &mut values[..len]);
-        steps.fill(&mut step[..len]);
-        timestamps.fill(&mut timestamp[..len]);
-        out.extend((0..len).map(|j| MetricPoint {
-            step: step[j],
-            timestamp: timestamp[j],
-            value: widen(values[j]),
+        let step = &steps.next_chunk()[..len];
+        let timestamp = &timestamps.next_chunk()[..len];
+        unsplit(streams, start, &mut words[..len]);
+        let points = step.iter().zip(timestamp).zip(&words[..len]);
+        out.extend(points.map(|((&step, &timestamp), &word)| MetricPoint {
+            step,
+            timestamp,
+            value: widen(word),
         }));
     }
 }
@@ -319,32 +329,31 @@ fn encode_ints(values: impl Iterator<Item = i64> + Clone, n: usize, out: &mut Ve
     out.extend_from_slice(&base.to_le_bytes());
     out.extend_from_slice(&reference.to_le_bytes());
     out.push(width as u8);
-    pack_bits(&offsets, width, out);
+    bits::pack(&offsets, width, out);
     debug_assert_eq!(offsets.len(), n.saturating_sub(1));
 }
 
-/// A parsed integer column of a packed block, decoded front to back.
+/// A parsed integer column of a packed block, decoded a chunk at a time.
 struct IntColumn<'a> {
-    reference: i64,
-    width: usize,
-    packed: &'a [u8],
-    /// Index of the next value to decode.
+    packed: Unpacker<'a>,
+    /// Index of the next delta to decode: a multiple of [`CHUNK`].
     next: usize,
-    /// The last value decoded (the base before the first).
+    /// The last value decoded: the base before any delta.
     current: i64,
+    /// The current chunk's deltas.
+    deltas: [i64; CHUNK],
+    /// At width 0, where every delta is the reference, what each chunk adds
+    /// to the value before it: 1, 2, 3, ... times the reference.
+    ramp: [i64; CHUNK],
+    /// The current chunk's values.
+    values: [i64; CHUNK],
 }
 
 impl<'a> IntColumn<'a> {
     /// Parses the column of `n` integers at `*at` and moves `*at` past it.
     fn parse(block: &'a [u8], at: &mut usize, n: usize) -> Result<IntColumn<'a>, DecodeError> {
         if n == 0 {
-            return Ok(IntColumn {
-                reference: 0,
-                width: 0,
-                packed: &[],
-                next: 0,
-                current: 0,
-            });
+            return Ok(IntColumn::new(0, Unpacker::new(&[], 0, 0)));
         }
         let Some(header) = block.get(*at..*at + COLUMN_HEADER) else {
             return fail(*at, "integer column header past the block end");
@@ -362,71 +371,54 @@ impl<'a> IntColumn<'a> {
         }
         let packed = &block[*at..end as usize];
         *at = end as usize;
-        Ok(IntColumn {
-            reference: le_u64(&header[8..16]) as i64,
-            width,
+        let (base, reference) = (le_u64(&header[..8]), le_u64(&header[8..16]));
+        let packed = Unpacker::new(packed, width, reference as i64);
+        Ok(IntColumn::new(base as i64, packed))
+    }
+
+    fn new(base: i64, packed: Unpacker<'a>) -> IntColumn<'a> {
+        let mut column = IntColumn {
             packed,
             next: 0,
-            current: le_u64(&header[..8]) as i64,
-        })
+            current: base,
+            deltas: [0; CHUNK],
+            ramp: [0; CHUNK],
+            values: [0; CHUNK],
+        };
+        if packed.width() == 0 {
+            packed.chunk(0, &mut column.deltas);
+            running_sums(0, &column.deltas, &mut column.ramp);
+        }
+        column
     }
 
-    /// Writes the column's next `chunk.len()` values into `chunk`.
-    fn fill(&mut self, chunk: &mut [i64]) {
-        for slot in chunk {
-            if self.next > 0 {
-                let delta = unpack(self.packed, self.next - 1, self.width) as i64;
-                self.current = self
-                    .current
-                    .wrapping_add(self.reference.wrapping_add(delta));
+    /// The column's next [`CHUNK`] values after the base; those past its
+    /// end are garbage.
+    fn next_chunk(&mut self) -> &[i64; CHUNK] {
+        let current = self.current;
+        if self.packed.width() == 0 {
+            // Steps 0, 1, 2, ... and the like: no running sum to wait for,
+            // so this loop vectorises.
+            for (value, &step) in self.values.iter_mut().zip(&self.ramp) {
+                *value = current.wrapping_add(step);
             }
-            *slot = self.current;
-            self.next += 1;
+        } else {
+            self.packed.chunk(self.next, &mut self.deltas);
+            running_sums(current, &self.deltas, &mut self.values);
         }
+        self.current = self.values[CHUNK - 1];
+        self.next += CHUNK;
+        &self.values
     }
 }
 
-/// Writes each value's low `width` bits, least significant bit first.
-fn pack_bits(values: &[u64], width: u32, out: &mut Vec<u8>) {
-    if width == 0 {
-        return;
+/// Writes `current` plus the running sums of `deltas` into `values`: one
+/// addition per value on the chain from one value to the next.
+fn running_sums(mut current: i64, deltas: &[i64; CHUNK], values: &mut [i64; CHUNK]) {
+    for (value, &delta) in values.iter_mut().zip(deltas) {
+        current = current.wrapping_add(delta);
+        *value = current;
     }
-    let mut acc: u128 = 0;
-    let mut bits = 0;
-    for &v in values {
-        acc |= (v as u128) << bits;
-        bits += width;
-        while bits >= 8 {
-            out.push(acc as u8);
-            acc >>= 8;
-            bits -= 8;
-        }
-    }
-    if bits > 0 {
-        out.push(acc as u8);
-    }
-}
-
-/// The `index`-th value of `width` bits; `packed` holds at least its bits.
-fn unpack(packed: &[u8], index: usize, width: usize) -> u64 {
-    if width == 0 {
-        return 0;
-    }
-    let bit = index * width;
-    let (byte, shift) = (bit / 8, bit % 8);
-    let mask = u64::MAX >> (64 - width);
-
-    // Fast path: one unaligned 8-byte load holds all the bits.
-    if shift + width <= 64
-        && let Some(word) = packed.get(byte..byte + 8)
-    {
-        return (le_u64(word) >> shift) & mask;
-    }
-
-    let mut window = [0u8; 16];
-    let available = packed.len().saturating_sub(byte).min(16);
-    window[..available].copy_from_slice(&packed[byte..byte + available]);
-    (u128::from_le_bytes(window) >> shift) as u64 & mask
 }
 
 /// Writes byte `k` of every value, for k = 0, 1, ...: stream after stream.
