@@ -198,13 +198,9 @@ fn decode_packed(
 
     out.reserve(count);
     if value_width == 4 {
-        let streams = split::<4>(values, count);
-        decode_points(&streams, steps, timestamps, out, |b| {
-            f64_from_f32_bits(b as u32)
-        });
+        decode_points(split::<4>(values, count), steps, timestamps, out, widen_f32);
     } else {
-        let streams = split::<8>(values, count);
-        decode_points(&streams, steps, timestamps, out, f64::from_bits);
+        decode_points(split::<8>(values, count), steps, timestamps, out, widen_f64);
     }
     Ok(())
 }
@@ -213,34 +209,37 @@ fn decode_packed(
 /// that the output is written once, front to back. The first point holds
 /// the columns' bases; chunks of deltas follow, each starting on a byte.
 fn decode_points<const W: usize>(
-    streams: &[&[u8]; W],
+    streams: [&[u8]; W],
     mut steps: IntColumn<'_>,
     mut timestamps: IntColumn<'_>,
     out: &mut Vec<MetricPoint>,
-    widen: impl Fn(u64) -> f64,
+    widen: fn(&[[u8; W]], &mut [f64]),
 ) {
     let count = streams[0].len();
     if count == 0 {
         return;
     }
-    let mut words = [0u64; CHUNK];
-    unsplit(streams, 0, &mut words[..1]);
+    let mut bytes = [[0u8; W]; CHUNK];
+    let mut values = [0f64; CHUNK];
+    transpose(&streams, 0, &mut bytes[..1]);
+    widen(&bytes[..1], &mut values[..1]);
     out.push(MetricPoint {
         step: steps.current,
         timestamp: timestamps.current,
-        value: widen(words[0]),
+        value: values[0],
     });
 
     for start in (1..count).step_by(CHUNK) {
         let len = (count - start).min(CHUNK);
         let step = &steps.next_chunk()[..len];
         let timestamp = &timestamps.next_chunk()[..len];
-        unsplit(streams, start, &mut words[..len]);
-        let points = step.iter().zip(timestamp).zip(&words[..len]);
-        out.extend(points.map(|((&step, &timestamp), &word)| MetricPoint {
+        transpose(&streams, start, &mut bytes[..len]);
+        widen(&bytes[..len], &mut values[..len]);
+        let points = step.iter().zip(timestamp).zip(&values[..len]);
+        out.extend(points.map(|((&step, &timestamp), &value)| MetricPoint {
             step,
             timestamp,
-            value: widen(word),
+            value,
         }));
     }
 }
@@ -434,14 +433,39 @@ fn split<const W: usize>(streams: &[u8], count: usize) -> [&[u8]; W] {
     std::array::from_fn(|k| &streams[k * count..(k + 1) * count])
 }
 
-/// Values `start ..` back from their byte streams into `words`, with loops
-/// plain enough to vectorise.
-fn unsplit<const W: usize>(streams: &[&[u8]; W], start: usize, words: &mut [u64]) {
-    words.fill(0);
-    for (k, stream) in streams.iter().enumerate() {
-        for (word, &byte) in words.iter_mut().zip(&stream[start..]) {
-            *word |= u64::from(byte) << (8 * k);
+/// The bytes of values `start .. start + out.len()` back from their
+/// streams, in a loop plain enough to vectorise.
+fn transpose<const W: usize>(streams: &[&[u8]; W], start: usize, out: &mut [[u8; W]]) {
+    let streams = streams.map(|stream| &stream[start..start + out.len()]);
+    for (i, bytes) in out.iter_mut().enumerate() {
+        *bytes = streams.map(|stream| stream[i]);
+    }
+}
+
+/// Values stored as `f32` bits. The hardware conversion vectorises but
+/// quiets signalling NaNs, so a chunk holding a NaN or an infinity is
+/// converted again by hand.
+fn widen_f32(bytes: &[[u8; 4]], out: &mut [f64]) {
+    let mut special = false;
+    for (value, bytes) in out.iter_mut().zip(bytes) {
+        let bits = u32::from_le_bytes(*bytes);
+        *value = f64::from(f32::from_bits(bits));
+        special |= bits & F32_EXPONENT == F32_EXPONENT;
+    }
+    if special {
+        for (value, bytes) in out.iter_mut().zip(bytes) {
+            *value = f64_from_f32_bits(u32::from_le_bytes(*bytes));
         }
+    }
+}
+
+/// Exponent bits of an `f32`; all set for NaN and the infinities.
+const F32_EXPONENT: u32 = 0x7f80_0000;
+
+/// Values stored as `f64` bits.
+fn widen_f64(bytes: &[[u8; 8]], out: &mut [f64]) {
+    for (value, bytes) in out.iter_mut().zip(bytes) {
+        *value = f64::from_bits(u64::from_le_bytes(*bytes));
     }
 }
 
