@@ -16,7 +16,14 @@
 //! repeated, or jumping across the whole range) round-trips exactly, and
 //! values are handled as bits, so NaN payloads survive.
 
+mod bits;
+#[cfg(test)]
+mod reference;
+
+use std::cell::Cell;
+
 use crate::model::MetricPoint;
+use bits::{CHUNK, Unpacker};
 
 /// How one block is laid out. The discriminant is the byte stored in the
 /// file's directory.
@@ -101,10 +108,10 @@ pub fn decode(
     match encoding {
         Encoding::Raw => decode_raw(block, count, out),
         Encoding::Packed => decode_packed(block, count, out),
-        Encoding::PackedLz4 => {
-            let packed = decompress(block, count)?;
-            decode_packed(&packed, count, out)
-        }
+        Encoding::PackedLz4 => with_scratch(|scratch| {
+            let packed = decompress(block, count, scratch)?;
+            decode_packed(packed, count, out)
+        }),
     }
 }
 
@@ -122,16 +129,22 @@ fn decode_raw(block: &[u8], count: usize, out: &mut Vec<MetricPoint>) -> Result<
     let (steps, rest) = block.split_at(count * 8);
     let (timestamps, values) = rest.split_at(count * 8);
 
-    out.reserve(count);
-    let word = |column: &[u8], i: usize| le_u64(&column[i * 8..]);
-    for i in 0..count {
-        out.push(MetricPoint {
-            step: word(steps, i) as i64,
-            timestamp: word(timestamps, i) as i64,
-            value: f64::from_bits(word(values, i)),
-        });
-    }
+    let columns = words(steps).zip(words(timestamps)).zip(words(values));
+    out.extend(columns.map(|((step, timestamp), value)| MetricPoint {
+        step: step as i64,
+        timestamp: timestamp as i64,
+        value: f64::from_bits(value),
+    }));
     Ok(())
+}
+
+/// The little-endian words of `column`, whose length is a multiple of 8.
+fn words(column: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    column
+        .as_chunks::<8>()
+        .0
+        .iter()
+        .map(|w| u64::from_le_bytes(*w))
 }
 
 /// Flag bit of a packed block: values are stored as 4-byte `f32`s.
@@ -184,50 +197,84 @@ fn decode_packed(
     }
 
     out.reserve(count);
-    let (mut steps, mut timestamps) = (steps, timestamps);
     if value_width == 4 {
-        let streams = split::<4>(values, count);
-        decode_chunks(&streams, &mut steps, &mut timestamps, out, |b| {
-            f64_from_f32_bits(b as u32)
-        });
+        decode_points(split::<4>(values, count), steps, timestamps, out, widen_f32);
     } else {
-        let streams = split::<8>(values, count);
-        decode_chunks(&streams, &mut steps, &mut timestamps, out, f64::from_bits);
+        decode_points(split::<8>(values, count), steps, timestamps, out, widen_f64);
     }
     Ok(())
 }
 
-/// Points decoded in chunks small enough to stay in L1 cache, so that the
-/// output is written once, front to back.
-fn decode_chunks<const W: usize>(
-    streams: &[&[u8]; W],
-    steps: &mut IntColumn<'_>,
-    timestamps: &mut IntColumn<'_>,
+/// Points decoded a chunk at a time, small enough to stay in L1 cache, so
+/// that the output is written once, front to back. The first point holds
+/// the columns' bases; chunks of deltas follow, each starting on a byte.
+fn decode_points<const W: usize>(
+    streams: [&[u8]; W],
+    mut steps: IntColumn<'_>,
+    mut timestamps: IntColumn<'_>,
     out: &mut Vec<MetricPoint>,
-    widen: impl Fn(u64) -> f64,
+    widen: fn(&[[u8; W]], &mut [f64]),
 ) {
-    const CHUNK: usize = 128;
-    let count = streams.first().map_or(0, |s| s.len());
-    let mut values = [0u64; CHUNK];
-    let mut step = [0i64; CHUNK];
-    let mut timestamp = [0i64; CHUNK];
-    for start in (0..count).step_by(CHUNK) {
+    let count = streams[0].len();
+    if count == 0 {
+        return;
+    }
+    let mut bytes = [[0u8; W]; CHUNK];
+    let mut values = [0f64; CHUNK];
+    transpose(&streams, 0, &mut bytes[..1]);
+    widen(&bytes[..1], &mut values[..1]);
+    out.push(MetricPoint {
+        step: steps.current,
+        timestamp: timestamps.current,
+        value: values[0],
+    });
+
+    for start in (1..count).step_by(CHUNK) {
         let len = (count - start).min(CHUNK);
-        unsplit(streams, start, &mut values[..len]);
-        steps.fill(&mut step[..len]);
-        timestamps.fill(&mut timestamp[..len]);
-        out.extend((0..len).map(|j| MetricPoint {
-            step: step[j],
-            timestamp: timestamp[j],
-            value: widen(values[j]),
+        let step = &steps.next_chunk()[..len];
+        let timestamp = &timestamps.next_chunk()[..len];
+        transpose(&streams, start, &mut bytes[..len]);
+        widen(&bytes[..len], &mut values[..len]);
+        let points = step.iter().zip(timestamp).zip(&values[..len]);
+        out.extend(points.map(|((&step, &timestamp), &value)| MetricPoint {
+            step,
+            timestamp,
+            value,
         }));
     }
 }
 
-/// Unpacks an lz4 block whose declared size is bounded both by what lz4 can
-/// expand (so a damaged length cannot make us allocate gigabytes) and by
-/// the largest packed block of `count` points.
-fn decompress(block: &[u8], count: usize) -> Result<Vec<u8>, DecodeError> {
+thread_local! {
+    /// This thread's buffer for the packed form of lz4 blocks, kept between
+    /// reads so that decoding a big series does not allocate and zero
+    /// megabytes each time.
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// Largest scratch buffer kept for the next read (a 1,000,000-point float32
+/// curve needs 4.4 MB); a bigger one is freed after use.
+const SCRATCH_KEEP: usize = 16 << 20;
+
+/// Runs `f` with this thread's scratch buffer (a new one if the thread is
+/// shutting down).
+fn with_scratch<T>(f: impl FnOnce(&mut Vec<u8>) -> T) -> T {
+    let mut scratch = SCRATCH.try_with(Cell::take).unwrap_or_default();
+    let result = f(&mut scratch);
+    if scratch.capacity() <= SCRATCH_KEEP {
+        let _ = SCRATCH.try_with(|cell| cell.set(scratch));
+    }
+    result
+}
+
+/// Unpacks an lz4 block into `scratch` and returns the packed block. Its
+/// declared size is bounded both by what lz4 can expand (so a damaged
+/// length cannot make us allocate gigabytes) and by the largest packed
+/// block of `count` points.
+fn decompress<'s>(
+    block: &[u8],
+    count: usize,
+    scratch: &'s mut Vec<u8>,
+) -> Result<&'s [u8], DecodeError> {
     let Some(size) = block
         .get(..4)
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -242,8 +289,15 @@ fn decompress(block: &[u8], count: usize) -> Result<Vec<u8>, DecodeError> {
         return fail(0, "lz4 block declares an impossible size");
     }
 
-    let mut packed = vec![0; size];
-    match lz4_flex::block::decompress_into(&block[4..], &mut packed) {
+    // The buffer holds an earlier block's bytes, but none can show through:
+    // lz4 writes its output front to back, so `n == size` means every byte
+    // was written, and match copies only read what this block wrote
+    // (lz4_flex checks their offsets since 0.12.1, RUSTSEC-2026-0041).
+    if scratch.len() < size {
+        scratch.resize(size, 0);
+    }
+    let packed = &mut scratch[..size];
+    match lz4_flex::block::decompress_into(&block[4..], packed) {
         Ok(n) if n == size => Ok(packed),
         Ok(_) => fail(4, "lz4 block is shorter than declared"),
         Err(_) => fail(4, "lz4 block does not decompress"),
@@ -274,32 +328,31 @@ fn encode_ints(values: impl Iterator<Item = i64> + Clone, n: usize, out: &mut Ve
     out.extend_from_slice(&base.to_le_bytes());
     out.extend_from_slice(&reference.to_le_bytes());
     out.push(width as u8);
-    pack_bits(&offsets, width, out);
+    bits::pack(&offsets, width, out);
     debug_assert_eq!(offsets.len(), n.saturating_sub(1));
 }
 
-/// A parsed integer column of a packed block, decoded front to back.
+/// A parsed integer column of a packed block, decoded a chunk at a time.
 struct IntColumn<'a> {
-    reference: i64,
-    width: usize,
-    packed: &'a [u8],
-    /// Index of the next value to decode.
+    packed: Unpacker<'a>,
+    /// Index of the next delta to decode: a multiple of [`CHUNK`].
     next: usize,
-    /// The last value decoded (the base before the first).
+    /// The last value decoded: the base before any delta.
     current: i64,
+    /// The current chunk's deltas.
+    deltas: [i64; CHUNK],
+    /// At width 0, where every delta is the reference, what each chunk adds
+    /// to the value before it: 1, 2, 3, ... times the reference.
+    ramp: [i64; CHUNK],
+    /// The current chunk's values.
+    values: [i64; CHUNK],
 }
 
 impl<'a> IntColumn<'a> {
     /// Parses the column of `n` integers at `*at` and moves `*at` past it.
     fn parse(block: &'a [u8], at: &mut usize, n: usize) -> Result<IntColumn<'a>, DecodeError> {
         if n == 0 {
-            return Ok(IntColumn {
-                reference: 0,
-                width: 0,
-                packed: &[],
-                next: 0,
-                current: 0,
-            });
+            return Ok(IntColumn::new(0, Unpacker::new(&[], 0, 0)));
         }
         let Some(header) = block.get(*at..*at + COLUMN_HEADER) else {
             return fail(*at, "integer column header past the block end");
@@ -317,71 +370,54 @@ impl<'a> IntColumn<'a> {
         }
         let packed = &block[*at..end as usize];
         *at = end as usize;
-        Ok(IntColumn {
-            reference: le_u64(&header[8..16]) as i64,
-            width,
+        let (base, reference) = (le_u64(&header[..8]), le_u64(&header[8..16]));
+        let packed = Unpacker::new(packed, width, reference as i64);
+        Ok(IntColumn::new(base as i64, packed))
+    }
+
+    fn new(base: i64, packed: Unpacker<'a>) -> IntColumn<'a> {
+        let mut column = IntColumn {
             packed,
             next: 0,
-            current: le_u64(&header[..8]) as i64,
-        })
+            current: base,
+            deltas: [0; CHUNK],
+            ramp: [0; CHUNK],
+            values: [0; CHUNK],
+        };
+        if packed.width() == 0 {
+            packed.chunk(0, &mut column.deltas);
+            running_sums(0, &column.deltas, &mut column.ramp);
+        }
+        column
     }
 
-    /// Writes the column's next `chunk.len()` values into `chunk`.
-    fn fill(&mut self, chunk: &mut [i64]) {
-        for slot in chunk {
-            if self.next > 0 {
-                let delta = unpack(self.packed, self.next - 1, self.width) as i64;
-                self.current = self
-                    .current
-                    .wrapping_add(self.reference.wrapping_add(delta));
+    /// The column's next [`CHUNK`] values after the base; those past its
+    /// end are garbage.
+    fn next_chunk(&mut self) -> &[i64; CHUNK] {
+        let current = self.current;
+        if self.packed.width() == 0 {
+            // Steps 0, 1, 2, ... and the like: no running sum to wait for,
+            // so this loop vectorises.
+            for (value, &step) in self.values.iter_mut().zip(&self.ramp) {
+                *value = current.wrapping_add(step);
             }
-            *slot = self.current;
-            self.next += 1;
+        } else {
+            self.packed.chunk(self.next, &mut self.deltas);
+            running_sums(current, &self.deltas, &mut self.values);
         }
+        self.current = self.values[CHUNK - 1];
+        self.next += CHUNK;
+        &self.values
     }
 }
 
-/// Writes each value's low `width` bits, least significant bit first.
-fn pack_bits(values: &[u64], width: u32, out: &mut Vec<u8>) {
-    if width == 0 {
-        return;
+/// Writes `current` plus the running sums of `deltas` into `values`: one
+/// addition per value on the chain from one value to the next.
+fn running_sums(mut current: i64, deltas: &[i64; CHUNK], values: &mut [i64; CHUNK]) {
+    for (value, &delta) in values.iter_mut().zip(deltas) {
+        current = current.wrapping_add(delta);
+        *value = current;
     }
-    let mut acc: u128 = 0;
-    let mut bits = 0;
-    for &v in values {
-        acc |= (v as u128) << bits;
-        bits += width;
-        while bits >= 8 {
-            out.push(acc as u8);
-            acc >>= 8;
-            bits -= 8;
-        }
-    }
-    if bits > 0 {
-        out.push(acc as u8);
-    }
-}
-
-/// The `index`-th value of `width` bits; `packed` holds at least its bits.
-fn unpack(packed: &[u8], index: usize, width: usize) -> u64 {
-    if width == 0 {
-        return 0;
-    }
-    let bit = index * width;
-    let (byte, shift) = (bit / 8, bit % 8);
-    let mask = u64::MAX >> (64 - width);
-
-    // Fast path: one unaligned 8-byte load holds all the bits.
-    if shift + width <= 64
-        && let Some(word) = packed.get(byte..byte + 8)
-    {
-        return (le_u64(word) >> shift) & mask;
-    }
-
-    let mut window = [0u8; 16];
-    let available = packed.len().saturating_sub(byte).min(16);
-    window[..available].copy_from_slice(&packed[byte..byte + available]);
-    (u128::from_le_bytes(window) >> shift) as u64 & mask
 }
 
 /// Writes byte `k` of every value, for k = 0, 1, ...: stream after stream.
@@ -397,14 +433,39 @@ fn split<const W: usize>(streams: &[u8], count: usize) -> [&[u8]; W] {
     std::array::from_fn(|k| &streams[k * count..(k + 1) * count])
 }
 
-/// Values `start ..` back from their byte streams into `words`, with loops
-/// plain enough to vectorise.
-fn unsplit<const W: usize>(streams: &[&[u8]; W], start: usize, words: &mut [u64]) {
-    words.fill(0);
-    for (k, stream) in streams.iter().enumerate() {
-        for (word, &byte) in words.iter_mut().zip(&stream[start..]) {
-            *word |= u64::from(byte) << (8 * k);
+/// The bytes of values `start .. start + out.len()` back from their
+/// streams, in a loop plain enough to vectorise.
+fn transpose<const W: usize>(streams: &[&[u8]; W], start: usize, out: &mut [[u8; W]]) {
+    let streams = streams.map(|stream| &stream[start..start + out.len()]);
+    for (i, bytes) in out.iter_mut().enumerate() {
+        *bytes = streams.map(|stream| stream[i]);
+    }
+}
+
+/// Values stored as `f32` bits. The hardware conversion vectorises but
+/// quiets signalling NaNs, so a chunk holding a NaN or an infinity is
+/// converted again by hand.
+fn widen_f32(bytes: &[[u8; 4]], out: &mut [f64]) {
+    let mut special = false;
+    for (value, bytes) in out.iter_mut().zip(bytes) {
+        let bits = u32::from_le_bytes(*bytes);
+        *value = f64::from(f32::from_bits(bits));
+        special |= bits & F32_EXPONENT == F32_EXPONENT;
+    }
+    if special {
+        for (value, bytes) in out.iter_mut().zip(bytes) {
+            *value = f64_from_f32_bits(u32::from_le_bytes(*bytes));
         }
+    }
+}
+
+/// Exponent bits of an `f32`; all set for NaN and the infinities.
+const F32_EXPONENT: u32 = 0x7f80_0000;
+
+/// Values stored as `f64` bits.
+fn widen_f64(bytes: &[[u8; 8]], out: &mut [f64]) {
+    for (value, bytes) in out.iter_mut().zip(bytes) {
+        *value = f64::from_bits(u64::from_le_bytes(*bytes));
     }
 }
 
@@ -472,6 +533,7 @@ mod tests {
             let mut back = vec![p(9, 9, 9.0)];
             decode(encoding, &block, points.len(), &mut back).unwrap();
             assert!(same(points, &back), "{encoding:?}");
+            agrees_with_reference(encoding, &block, points.len());
         }
         let mut block = Vec::new();
         let encoding = encode_smallest(points, &mut block);
@@ -575,9 +637,128 @@ mod tests {
             for at in 0..block.len() {
                 let mut damaged = block.clone();
                 damaged[at] ^= 0x5a;
-                let _ = decode(encoding, &damaged, points.len(), &mut out);
+                agrees_with_reference(encoding, &damaged, points.len());
             }
         }
+    }
+
+    /// Decodes `block` with both decoders and checks that they agree: the
+    /// same points bit for bit, or the same error.
+    fn agrees_with_reference(encoding: Encoding, block: &[u8], count: usize) {
+        let mut fast = vec![p(7, 7, 7.0)];
+        let mut slow = Vec::new();
+        let fast_result = decode(encoding, block, count, &mut fast);
+        let slow_result = reference::decode(encoding, block, count, &mut slow);
+        assert_eq!(fast_result, slow_result, "{encoding:?}, {count} points");
+        if fast_result.is_ok() {
+            assert!(same(&fast, &slow), "{encoding:?}, {count} points");
+        }
+    }
+
+    /// A history whose steps are packed at `width` bits and whose
+    /// timestamps at `64 - width`, from a fixed seed.
+    fn history_at_width(width: u32, len: usize, narrow: bool) -> Vec<MetricPoint> {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64 ^ u64::from(width);
+        let mut random = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let offsets = |width: u32, random: &mut dyn FnMut() -> u64| -> Vec<i64> {
+            let top = u64::MAX.checked_shr(64 - width).unwrap_or(0);
+            let mut value = random() as i64;
+            let mut column = vec![value];
+            for i in 1..len {
+                let offset = match i {
+                    1 => 0,
+                    2 => top,
+                    _ => random() & top,
+                };
+                value = value.wrapping_add(i64::MIN.wrapping_add(offset as i64));
+                column.push(value);
+            }
+            column
+        };
+        let steps = offsets(width, &mut random);
+        let timestamps = offsets(64 - width, &mut random);
+        (0..len)
+            .map(|i| {
+                let value = f64::from_bits(random());
+                let value = if narrow { value as f32 as f64 } else { value };
+                p(steps[i], timestamps[i], value)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_width_and_chunk_edge_decodes_as_the_reference_does() {
+        for width in 0..=64 {
+            for len in [1, 2, 3, 128, 129, 130, 257, 1000] {
+                for narrow in [true, false] {
+                    let points = history_at_width(width, len, narrow);
+                    let mut block = Vec::new();
+                    encode(&points, Encoding::Packed, &mut block);
+                    if len > 2 {
+                        assert_eq!(u32::from(block[17]), width);
+                    }
+                    assert_eq!(block[0] == VALUES_F32, narrow);
+                    round_trips_everywhere(&points);
+                }
+            }
+        }
+    }
+
+    /// `len` values whose deltas are `reference` plus offsets of exactly
+    /// `width` bits: one offset is 0 and one has bit `width - 1` set, and
+    /// `reference` leaves room for the largest, so the encoder picks `width`.
+    fn column_of_width(width: u32) -> impl Strategy<Value = Vec<i64>> {
+        let top = if width == 0 {
+            0
+        } else {
+            u64::MAX >> (64 - width)
+        };
+        let room = i64::MAX as i128 - top as i128;
+        (
+            any::<i64>(),
+            (i64::MIN as i128..=room).prop_map(|r| r as i64),
+            prop::collection::vec(0..=top, 2..600),
+        )
+            .prop_map(move |(base, reference, mut offsets)| {
+                offsets[0] = 0;
+                offsets[1] |= top ^ (top >> 1);
+                let mut value = base;
+                let mut column = vec![base];
+                column.extend(offsets.iter().map(|&offset| {
+                    value = value.wrapping_add(reference.wrapping_add(offset as i64));
+                    value
+                }));
+                column
+            })
+    }
+
+    /// Points whose steps and timestamps are packed at any two widths, with
+    /// values that are all `f32` or not.
+    fn history_of_widths() -> impl Strategy<Value = (Vec<MetricPoint>, u32, u32)> {
+        (0..=64u32, 0..=64u32, any::<bool>())
+            .prop_flat_map(|(step_width, time_width, narrow)| {
+                let values = prop::collection::vec(value(), 600);
+                let columns = (column_of_width(step_width), column_of_width(time_width));
+                (columns, values, Just((step_width, time_width, narrow)))
+            })
+            .prop_map(
+                |((steps, timestamps), values, (step_width, time_width, narrow))| {
+                    let points = steps
+                        .into_iter()
+                        .zip(timestamps)
+                        .zip(values)
+                        .map(|((step, timestamp), v)| {
+                            p(step, timestamp, if narrow { v as f32 as f64 } else { v })
+                        })
+                        .collect();
+                    (points, step_width, time_width)
+                },
+            )
     }
 
     fn value() -> impl Strategy<Value = f64> {
@@ -620,6 +801,39 @@ mod tests {
         #[test]
         fn random_histories_round_trip_in_every_encoding(points in history()) {
             round_trips_everywhere(&points);
+        }
+
+        #[test]
+        fn every_width_decodes_as_the_reference_does(
+            (points, step_width, time_width) in history_of_widths(),
+        ) {
+            let mut block = Vec::new();
+            encode(&points, Encoding::Packed, &mut block);
+            prop_assert_eq!(block[17], step_width as u8);
+            let step_bits = (points.len() - 1) * step_width as usize;
+            let time_header = 1 + COLUMN_HEADER + step_bits.div_ceil(8);
+            prop_assert_eq!(block[time_header + 16], time_width as u8);
+            round_trips_everywhere(&points);
+        }
+
+        #[test]
+        fn damaged_blocks_decode_as_the_reference_does(
+            (points, _, _) in history_of_widths(),
+            lz4 in any::<bool>(),
+            cut in any::<prop::sample::Index>(),
+            flips in prop::collection::vec((any::<prop::sample::Index>(), 1..=255u8), 0..4),
+            count_change in -1i64..=1,
+        ) {
+            let encoding = if lz4 { Encoding::PackedLz4 } else { Encoding::Packed };
+            let mut block = Vec::new();
+            encode(&points, encoding, &mut block);
+            for (at, flip) in flips {
+                let at = at.index(block.len());
+                block[at] ^= flip;
+            }
+            let count = (points.len() as i64 + count_change) as usize;
+            agrees_with_reference(encoding, &block, count);
+            agrees_with_reference(encoding, &block[..cut.index(block.len())], count);
         }
     }
 }
