@@ -88,6 +88,18 @@ fn sealed(c: &mut Criterion) {
             })
         },
     );
+    group.bench_function(
+        "metric_history_into 1M points, finished run (reused buffer)",
+        |b| {
+            let mut points = Vec::new();
+            b.iter(|| {
+                store
+                    .metric_history_into(&finished, "loss", &mut points)
+                    .expect("history");
+                assert_eq!(points.len(), POINTS as usize);
+            })
+        },
+    );
     group.finish();
 }
 

@@ -553,6 +553,9 @@ fn step_range(spec: &RangeSpec, logged: &[MetricPoint]) -> Option<RangeInclusive
 fn check(store: &Store, runs: &[String], model: &Model, case: &Case) -> Result<(), String> {
     let err = |e: runstore::Error| e.to_string();
     let mut answers = vec![Vec::new(); model.logged.len()];
+    // One buffer for every `metric_history_into`, never emptied by us: a
+    // read must not keep anything of the one before.
+    let mut reused = Vec::new();
     for (r, run) in runs.iter().enumerate() {
         for (k, key) in KEYS.iter().enumerate() {
             let s = r * KEYS.len() + k;
@@ -575,6 +578,17 @@ fn check(store: &Store, runs: &[String], model: &Model, case: &Case) -> Result<(
                     first_difference(&got, &want),
                     describe(&got),
                     describe(&want)
+                ));
+            }
+            store
+                .metric_history_into(run, key, &mut reused)
+                .map_err(err)?;
+            if !same_list(&reused, &got) {
+                return Err(format!(
+                    "metric_history_into(run {r}, {key}) differs from metric_history\n \
+                     into  {}\n owned {}",
+                    describe(&reused),
+                    describe(&got)
                 ));
             }
             answers[s] = got;

@@ -37,9 +37,13 @@ pub(crate) const ENTRY_LEN: usize = 128;
 const BLOCK_UNCHECKED: u8 = 0;
 /// A block whose CRC matched.
 const BLOCK_VERIFIED: u8 = 1;
-/// A raw block whose CRC matched and whose points are in MLflow's history
-/// order (by timestamp, then step), so its columns can be lent as they are.
+/// A block whose CRC matched and whose points are in MLflow's history
+/// order (by timestamp, then step): a raw one's columns can be lent as they
+/// are, a decoded one needs no sort.
 const BLOCK_IN_HISTORY_ORDER: u8 = 2;
+/// A block whose CRC matched and whose points are known not to be in
+/// history order.
+const BLOCK_OUT_OF_ORDER: u8 = 3;
 
 /// One directory slot, decoded.
 #[derive(Debug, Clone, Copy)]
@@ -563,6 +567,32 @@ impl<'a> SeriesRef<'a> {
             .map_err(|_| self.corrupt(0, "point count too large"))?;
         codec::decode(self.entry.encoding, self.block, count, out)
             .map_err(|e| self.corrupt(e.offset, e.reason))
+    }
+
+    /// Appends the series' points to `out`, as `read_into`, and says
+    /// whether they are in MLflow's history order. The order of a block is
+    /// learnt on its first read and remembered while the file is open, so
+    /// a reader sorts only a history that needs it.
+    pub fn read_history_into(&self, out: &mut Vec<MetricPoint>) -> Result<bool> {
+        let start = out.len();
+        self.read_into(out)?;
+
+        let state = &self.file.verified[self.index];
+        match state.load(Ordering::Acquire) {
+            BLOCK_IN_HISTORY_ORDER => Ok(true),
+            BLOCK_OUT_OF_ORDER => Ok(false),
+            _ => {
+                let points = out.get(start..).unwrap_or_default();
+                let ordered = points.is_sorted_by(|a, b| a.history_cmp(b).is_le());
+                let known = if ordered {
+                    BLOCK_IN_HISTORY_ORDER
+                } else {
+                    BLOCK_OUT_OF_ORDER
+                };
+                state.store(known, Ordering::Release);
+                Ok(ordered)
+            }
+        }
     }
 
     /// The columns borrowed from the file when the block is raw and its

@@ -48,8 +48,7 @@ impl Histories {
     /// Every point of a series in MLflow's history order, with the sealed
     /// part lent from the file when it is raw and already in that order.
     pub fn history(&self, id: SeriesId) -> Result<MetricHistory> {
-        let mut tail = self.tail.points(id).to_vec();
-        tail.sort_by(MetricPoint::history_cmp);
+        let tail = self.sorted_tail(id);
         let Some(sealed) = self.sealed.as_ref() else {
             return Ok(MetricHistory::owned(tail));
         };
@@ -60,9 +59,41 @@ impl Histories {
             return Ok(lent);
         }
 
-        let mut points = self.points(id)?;
-        points.sort_by(MetricPoint::history_cmp);
+        let mut points = Vec::new();
+        self.history_into(id, &mut points)?;
         Ok(MetricHistory::owned(points))
+    }
+
+    /// Every point of a series in MLflow's history order, copied or decoded
+    /// into `out` (cleared first), whose allocation a caller reading many
+    /// histories keeps from one read to the next.
+    pub fn history_into(&self, id: SeriesId, out: &mut Vec<MetricPoint>) -> Result<()> {
+        out.clear();
+        let tail = self.tail.points(id);
+        let sealed = self.sealed.as_ref().and_then(|f| f.series(id.0, id.1));
+        let ordered = match sealed {
+            Some(series) => series.read_history_into(out)?,
+            None => true,
+        };
+
+        let tail_start = out.len();
+        out.extend_from_slice(tail);
+        let tail_sorted = out[tail_start..].is_sorted_by(|a, b| a.history_cmp(b).is_le());
+        let joins = match (tail_start.checked_sub(1).map(|i| &out[i]), tail.first()) {
+            (Some(last), Some(first)) => last.history_cmp(first).is_le(),
+            _ => true,
+        };
+        if !(ordered && tail_sorted && joins) {
+            out.sort_by(MetricPoint::history_cmp);
+        }
+        Ok(())
+    }
+
+    /// The points logged since the checkpoint, in history order.
+    fn sorted_tail(&self, id: SeriesId) -> Vec<MetricPoint> {
+        let mut tail = self.tail.points(id).to_vec();
+        tail.sort_by(MetricPoint::history_cmp);
+        tail
     }
 
     /// Appends `point` unless the series already holds the exact same

@@ -418,6 +418,26 @@ impl Store {
         }
     }
 
+    /// [`Store::metric_history`] into `out` (cleared first): a reader of
+    /// many long histories keeps one buffer, so a compressed series is
+    /// decoded into memory that is already allocated and touched.
+    pub fn metric_history_into(
+        &self,
+        run_id: &str,
+        key: &str,
+        out: &mut Vec<MetricPoint>,
+    ) -> Result<()> {
+        let state = self.read();
+        let ord = existing_run(&state, run_id)?;
+        match state.table.metric_keys().get(key) {
+            Some(k) => state.series.history_into((ord, k), out),
+            None => {
+                out.clear();
+                Ok(())
+            }
+        }
+    }
+
     /// At most `max_points` points of one metric for plotting: the points
     /// with steps in `steps` (all if `None`), reduced so that each of
     /// `max_points / 4` step buckets keeps its first, last, minimum and
