@@ -4,6 +4,7 @@
 //! same answer as one pass would give.
 
 use std::ops::Range;
+use std::sync::{Mutex, PoisonError};
 
 /// At most this many threads for one piece of work: past it, a search's
 /// parts are too short to repay the spawns.
@@ -61,6 +62,51 @@ pub(crate) fn split<T: Send>(
         }
         results
     })
+}
+
+/// Runs `work` on every item, items handed out one at a time to as many
+/// threads as the machine has cores (up to the cap), the caller's among
+/// them; for items of uneven cost, such as the parts of a compressed
+/// series. The first failing item in the list's order gives the error.
+pub(crate) fn each<T: Send, E: Send>(
+    items: Vec<T>,
+    work: impl Fn(T) -> Result<(), E> + Sync,
+) -> Result<(), E> {
+    let threads = threads_for(items.len(), 1);
+    if threads < 2 {
+        return items.into_iter().try_for_each(work);
+    }
+
+    let queue = Mutex::new(items.into_iter().enumerate());
+    let first_error: Mutex<Option<(usize, E)>> = Mutex::new(None);
+    let drain = || {
+        loop {
+            let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+            let Some((i, item)) = next else {
+                return;
+            };
+            if let Err(e) = work(item) {
+                let mut slot = first_error.lock().unwrap_or_else(PoisonError::into_inner);
+                if slot.as_ref().is_none_or(|(j, _)| i < *j) {
+                    *slot = Some((i, e));
+                }
+            }
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..threads {
+            scope.spawn(drain);
+        }
+        drain();
+    });
+
+    match first_error
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner)
+    {
+        Some((_, e)) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// The CRC32 of `bytes`, hashed in parts on several cores for a large

@@ -144,12 +144,41 @@ fn every_encoding_can_be_forced_and_borrowed_when_raw() {
     writer.finish().unwrap();
 
     let file = SeriesFile::open(&path).unwrap();
-    let written: Written = (0..3).map(|k| ((7, k), points.clone())).collect();
+    let written: Written = (0..Encoding::ALL.len() as u32)
+        .map(|k| ((7, k), points.clone()))
+        .collect();
     assert_reads_back(&file, &written);
     let raw = file.series(7, 0).unwrap().columns().unwrap().unwrap();
     assert_eq!(raw.steps.len(), 5000);
     assert_eq!(raw.values[4999].to_bits(), points[4999].value.to_bits());
     file.check().unwrap();
+}
+
+/// The file at `path` with its header's version set to `version` and the
+/// header CRC redone.
+fn with_version(path: &Path, version: u32) {
+    let mut bytes = std::fs::read(path).unwrap();
+    bytes[8..12].copy_from_slice(&version.to_le_bytes());
+    let crc = crc32fast::hash(&bytes[..24]);
+    bytes[24..28].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn version_1_files_are_read_and_later_versions_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.series");
+    let written = write_random(&path, 5, 40, 300);
+
+    with_version(&path, 1);
+    let file = SeriesFile::open(&path).unwrap();
+    assert_reads_back(&file, &written);
+    file.check().unwrap();
+    drop(file);
+
+    with_version(&path, 3);
+    let error = SeriesFile::open(&path).unwrap_err().to_string();
+    assert!(error.contains("unsupported series file version"), "{error}");
 }
 
 #[test]

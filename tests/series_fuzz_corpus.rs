@@ -29,7 +29,7 @@ fn seeds() -> Vec<(usize, Vec<u8>)> {
         }
         writer.add(i as u32 + 1, 0, &points).unwrap();
         writer.finish().unwrap();
-        seeds.push((4, std::fs::read(&path).unwrap()));
+        seeds.push((Encoding::ALL.len() + 1, std::fs::read(&path).unwrap()));
     }
     seeds
 }

@@ -11,6 +11,10 @@
 //!   nearly constant sign/exponent bytes sit next to each other.
 //! - `PackedLz4`: `Packed` compressed with lz4 when that is smaller; the
 //!   byte streams above are what gives lz4 something to find.
+//! - `PackedLz4Parts`: a long series as independent `PackedLz4` blocks of
+//!   [`PART_POINTS`] points (the last holds the rest) behind a table of
+//!   their lengths. A part's packed form fits in a core's cache between
+//!   lz4 and the unpacking, and the parts decode on several cores.
 //!
 //! Arithmetic is wrapping everywhere, so any `i64` history (negative,
 //! repeated, or jumping across the whole range) round-trips exactly, and
@@ -32,11 +36,17 @@ pub enum Encoding {
     Raw = 0,
     Packed = 1,
     PackedLz4 = 2,
+    PackedLz4Parts = 3,
 }
 
 impl Encoding {
     /// Every encoding, for tests and for callers that want to force one.
-    pub const ALL: [Encoding; 3] = [Encoding::Raw, Encoding::Packed, Encoding::PackedLz4];
+    pub const ALL: [Encoding; 4] = [
+        Encoding::Raw,
+        Encoding::Packed,
+        Encoding::PackedLz4,
+        Encoding::PackedLz4Parts,
+    ];
 
     /// The encoding stored as `byte`, if any.
     pub fn from_byte(byte: u8) -> Option<Encoding> {
@@ -44,6 +54,7 @@ impl Encoding {
             0 => Some(Encoding::Raw),
             1 => Some(Encoding::Packed),
             2 => Some(Encoding::PackedLz4),
+            3 => Some(Encoding::PackedLz4Parts),
             _ => None,
         }
     }
@@ -60,6 +71,10 @@ fn fail<T>(offset: usize, reason: &'static str) -> Result<T, DecodeError> {
     Err(DecodeError { offset, reason })
 }
 
+/// Points per part of a `PackedLz4Parts` block: 64 Ki points pack into
+/// about 300 KB, which stays in a core's cache.
+pub const PART_POINTS: usize = 1 << 16;
+
 /// Bytes of a raw block of `count` points.
 pub fn raw_len(count: usize) -> Option<usize> {
     count.checked_mul(24)
@@ -70,19 +85,50 @@ pub fn encode(points: &[MetricPoint], encoding: Encoding, out: &mut Vec<u8>) {
     match encoding {
         Encoding::Raw => encode_raw(points, out),
         Encoding::Packed => encode_packed(points, out),
-        Encoding::PackedLz4 => {
-            let mut packed = Vec::new();
-            encode_packed(points, &mut packed);
-            out.extend_from_slice(&lz4_flex::block::compress_prepend_size(&packed));
-        }
+        Encoding::PackedLz4 => encode_lz4(points, out),
+        Encoding::PackedLz4Parts => encode_parts(points, out),
     }
 }
 
-/// Appends `points` to `out` in whichever encoding is smallest, and says which.
+fn encode_lz4(points: &[MetricPoint], out: &mut Vec<u8>) {
+    let mut packed = Vec::new();
+    encode_packed(points, &mut packed);
+    out.extend_from_slice(&lz4_flex::block::compress_prepend_size(&packed));
+}
+
+/// The part count, each part's length, then the parts (see the module
+/// documentation).
+fn encode_parts(points: &[MetricPoint], out: &mut Vec<u8>) {
+    let parts: Vec<Vec<u8>> = points
+        .chunks(PART_POINTS)
+        .map(|part| {
+            let mut block = Vec::new();
+            encode_lz4(part, &mut block);
+            block
+        })
+        .collect();
+    out.extend_from_slice(&(parts.len() as u32).to_le_bytes());
+    for part in &parts {
+        out.extend_from_slice(&(part.len() as u32).to_le_bytes());
+    }
+    for part in &parts {
+        out.extend_from_slice(part);
+    }
+}
+
+/// Appends `points` to `out` in whichever encoding is smallest, and says
+/// which. A series longer than a part is compressed in parts.
 pub fn encode_smallest(points: &[MetricPoint], out: &mut Vec<u8>) -> Encoding {
     let mut packed = Vec::new();
     encode_packed(points, &mut packed);
-    let compressed = lz4_flex::block::compress_prepend_size(&packed);
+    let (compressed, lz4) = if points.len() > PART_POINTS {
+        let mut parts = Vec::new();
+        encode_parts(points, &mut parts);
+        (parts, Encoding::PackedLz4Parts)
+    } else {
+        let block = lz4_flex::block::compress_prepend_size(&packed);
+        (block, Encoding::PackedLz4)
+    };
     let raw = points.len() * 24;
 
     if raw <= packed.len().min(compressed.len()) {
@@ -93,26 +139,93 @@ pub fn encode_smallest(points: &[MetricPoint], out: &mut Vec<u8>) -> Encoding {
         Encoding::Packed
     } else {
         out.extend_from_slice(&compressed);
-        Encoding::PackedLz4
+        lz4
     }
 }
 
-/// Replaces the contents of `out` with the `count` points of `block`.
+/// Replaces the contents of `out` with the `count` points of `block`
+/// (emptied on an error). The points are written over `out`'s own: a
+/// buffer kept from an earlier read of the same length is not filled twice.
 pub fn decode(
     encoding: Encoding,
     block: &[u8],
     count: usize,
     out: &mut Vec<MetricPoint>,
 ) -> Result<(), DecodeError> {
-    out.clear();
-    match encoding {
-        Encoding::Raw => decode_raw(block, count, out),
-        Encoding::Packed => decode_packed(block, count, out),
-        Encoding::PackedLz4 => with_scratch(|scratch| {
-            let packed = decompress(block, count, scratch)?;
-            decode_packed(packed, count, out)
-        }),
+    // No encoding holds more than 64 points per byte (lz4 expands at most
+    // 256 times, a packed point takes at least 4 bytes): a damaged count
+    // fails here, before it can size the output.
+    if count > block.len().saturating_mul(64) {
+        out.clear();
+        return fail(0, "point count impossible for the block's length");
     }
+    out.truncate(count);
+    out.resize(count, ZERO);
+
+    let decoded = match encoding {
+        Encoding::Raw => decode_raw(block, out),
+        Encoding::Packed => decode_packed(block, out),
+        Encoding::PackedLz4 => decode_lz4(block, out),
+        Encoding::PackedLz4Parts => decode_parts(block, out),
+    };
+    if decoded.is_err() {
+        out.clear();
+    }
+    decoded
+}
+
+/// What `decode` writes over.
+const ZERO: MetricPoint = MetricPoint {
+    step: 0,
+    timestamp: 0,
+    value: 0.0,
+};
+
+fn decode_lz4(block: &[u8], out: &mut [MetricPoint]) -> Result<(), DecodeError> {
+    with_scratch(|scratch| {
+        let packed = decompress(block, out.len(), scratch)?;
+        decode_packed(packed, out)
+    })
+}
+
+/// The parts of a `PackedLz4Parts` block, checked to tile it, each decoded
+/// into its own stretch of `out`, on as many cores as repay the threads.
+fn decode_parts(block: &[u8], out: &mut [MetricPoint]) -> Result<(), DecodeError> {
+    let parts = out.len().div_ceil(PART_POINTS);
+    let Some(declared) = block.get(..4).map(|b| le_u32(b) as usize) else {
+        return fail(0, "parts block shorter than its part count");
+    };
+    if declared != parts {
+        return fail(0, "part count does not match the point count");
+    }
+    let Some(table) = block.get(4..4 + 4 * parts) else {
+        return fail(4, "part table past the block end");
+    };
+
+    let mut jobs = Vec::with_capacity(parts);
+    let mut at = 4 + 4 * parts;
+    for ((i, len), slots) in table
+        .chunks_exact(4)
+        .enumerate()
+        .zip(out.chunks_mut(PART_POINTS))
+    {
+        let end = at.saturating_add(le_u32(len) as usize);
+        let Some(part) = block.get(at..end) else {
+            return fail(4 + 4 * i, "part past the block end");
+        };
+        jobs.push((at, part, slots));
+        at = end;
+    }
+    if at != block.len() {
+        return fail(at, "bytes after the last part");
+    }
+
+    crate::parallel::each(jobs, |(at, part, slots)| {
+        decode_lz4(part, slots).map_err(|e| DecodeError {
+            offset: at + e.offset,
+            reason: e.reason,
+        })
+    })
 }
 
 fn encode_raw(points: &[MetricPoint], out: &mut Vec<u8>) {
@@ -122,7 +235,8 @@ fn encode_raw(points: &[MetricPoint], out: &mut Vec<u8>) {
     out.extend(points.iter().flat_map(|p| p.value.to_bits().to_le_bytes()));
 }
 
-fn decode_raw(block: &[u8], count: usize, out: &mut Vec<MetricPoint>) -> Result<(), DecodeError> {
+fn decode_raw(block: &[u8], out: &mut [MetricPoint]) -> Result<(), DecodeError> {
+    let count = out.len();
     if raw_len(count) != Some(block.len()) {
         return fail(0, "raw block length does not match its point count");
     }
@@ -130,11 +244,13 @@ fn decode_raw(block: &[u8], count: usize, out: &mut Vec<MetricPoint>) -> Result<
     let (timestamps, values) = rest.split_at(count * 8);
 
     let columns = words(steps).zip(words(timestamps)).zip(words(values));
-    out.extend(columns.map(|((step, timestamp), value)| MetricPoint {
-        step: step as i64,
-        timestamp: timestamp as i64,
-        value: f64::from_bits(value),
-    }));
+    for (slot, ((step, timestamp), value)) in out.iter_mut().zip(columns) {
+        *slot = MetricPoint {
+            step: step as i64,
+            timestamp: timestamp as i64,
+            value: f64::from_bits(value),
+        };
+    }
     Ok(())
 }
 
@@ -175,11 +291,8 @@ fn encode_packed(points: &[MetricPoint], out: &mut Vec<u8>) {
     }
 }
 
-fn decode_packed(
-    block: &[u8],
-    count: usize,
-    out: &mut Vec<MetricPoint>,
-) -> Result<(), DecodeError> {
+fn decode_packed(block: &[u8], out: &mut [MetricPoint]) -> Result<(), DecodeError> {
+    let count = out.len();
     let Some((&flags, _)) = block.split_first() else {
         return fail(0, "packed block is empty");
     };
@@ -196,7 +309,6 @@ fn decode_packed(
         return fail(at, "value streams do not match the point count");
     }
 
-    out.reserve(count);
     if value_width == 4 {
         decode_points(split::<4>(values, count), steps, timestamps, out, widen_f32);
     } else {
@@ -212,35 +324,36 @@ fn decode_points<const W: usize>(
     streams: [&[u8]; W],
     mut steps: IntColumn<'_>,
     mut timestamps: IntColumn<'_>,
-    out: &mut Vec<MetricPoint>,
+    out: &mut [MetricPoint],
     widen: fn(&[[u8; W]], &mut [f64]),
 ) {
-    let count = streams[0].len();
-    if count == 0 {
+    let Some((first, rest)) = out.split_first_mut() else {
         return;
-    }
+    };
     let mut bytes = [[0u8; W]; CHUNK];
     let mut values = [0f64; CHUNK];
     transpose(&streams, 0, &mut bytes[..1]);
     widen(&bytes[..1], &mut values[..1]);
-    out.push(MetricPoint {
+    *first = MetricPoint {
         step: steps.current,
         timestamp: timestamps.current,
         value: values[0],
-    });
+    };
 
-    for start in (1..count).step_by(CHUNK) {
-        let len = (count - start).min(CHUNK);
+    for (i, slots) in rest.chunks_mut(CHUNK).enumerate() {
+        let len = slots.len();
         let step = &steps.next_chunk()[..len];
         let timestamp = &timestamps.next_chunk()[..len];
-        transpose(&streams, start, &mut bytes[..len]);
+        transpose(&streams, 1 + i * CHUNK, &mut bytes[..len]);
         widen(&bytes[..len], &mut values[..len]);
         let points = step.iter().zip(timestamp).zip(&values[..len]);
-        out.extend(points.map(|((&step, &timestamp), &value)| MetricPoint {
-            step,
-            timestamp,
-            value,
-        }));
+        for (slot, ((&step, &timestamp), &value)) in slots.iter_mut().zip(points) {
+            *slot = MetricPoint {
+                step,
+                timestamp,
+                value,
+            };
+        }
     }
 }
 
@@ -498,6 +611,12 @@ fn f64_from_f32_bits(bits: u32) -> f64 {
     f64::from_bits(sign | (0x7ff << 52) | mantissa)
 }
 
+fn le_u32(bytes: &[u8]) -> u32 {
+    let mut word = [0u8; 4];
+    word.copy_from_slice(&bytes[..4]);
+    u32::from_le_bytes(word)
+}
+
 fn le_u64(bytes: &[u8]) -> u64 {
     let mut word = [0u8; 8];
     word.copy_from_slice(&bytes[..8]);
@@ -621,6 +740,56 @@ mod tests {
             .map(|i| p(i, 1_000 + i * 3, ((i % 977) as f32 * 0.25) as f64))
             .collect();
         round_trips_everywhere(&points);
+    }
+
+    #[test]
+    fn a_series_in_parts_decodes_as_the_reference_does_when_damaged() {
+        let len = 2 * PART_POINTS + 5;
+        let points: Vec<_> = (0..len as i64)
+            .map(|i| p(i, 10 * i, ((i % 89) as f32 * 0.5) as f64))
+            .collect();
+        let mut block = Vec::new();
+        assert_eq!(
+            encode_smallest(&points, &mut block),
+            Encoding::PackedLz4Parts
+        );
+
+        let part_len = |i: usize| le_u32(&block[4 + 4 * i..]) as usize;
+        let second = 16 + part_len(0);
+        let third = second + part_len(1);
+        let places = (0..20).chain([
+            second,
+            second + 7,
+            third - 1,
+            third,
+            third + 30,
+            block.len() - 1,
+        ]);
+        for at in places {
+            let mut damaged = block.clone();
+            damaged[at] ^= 0x5a;
+            agrees_with_reference(Encoding::PackedLz4Parts, &damaged, len);
+        }
+        for cut in [0, 3, 4, 15, 16, second, third, block.len() - 1] {
+            agrees_with_reference(Encoding::PackedLz4Parts, &block[..cut], len);
+        }
+        for count in [len - 1, len + 1, PART_POINTS, 3 * PART_POINTS + 1] {
+            agrees_with_reference(Encoding::PackedLz4Parts, &block, count);
+        }
+    }
+
+    #[test]
+    fn decoding_writes_over_a_longer_buffer_and_empties_it_on_damage() {
+        let points: Vec<_> = (0..300).map(|i| p(i, i, i as f64)).collect();
+        for encoding in Encoding::ALL {
+            let mut block = Vec::new();
+            encode(&points, encoding, &mut block);
+            let mut out = vec![p(5, 5, 5.0); 1000];
+            decode(encoding, &block, points.len(), &mut out).unwrap();
+            assert!(same(&points, &out), "{encoding:?}");
+            assert!(decode(encoding, &block[..block.len() - 1], 300, &mut out).is_err());
+            assert!(out.is_empty(), "{encoding:?}");
+        }
     }
 
     #[test]

@@ -28,7 +28,9 @@ use crate::error::{Error, Result};
 use crate::model::MetricPoint;
 
 pub(crate) const MAGIC: [u8; 8] = *b"rsSERIES";
-pub(crate) const VERSION: u32 = 1;
+/// The version written. Version 1 files, which lack the encoding in parts,
+/// are read as well.
+pub(crate) const VERSION: u32 = 2;
 pub(crate) const HEADER_LEN: usize = 32;
 pub(crate) const FOOTER_LEN: usize = 24;
 pub(crate) const ENTRY_LEN: usize = 128;
@@ -338,7 +340,7 @@ fn check_header(bytes: &[u8]) -> Result<(usize, u64), (usize, &'static str)> {
     if crc32fast::hash(&bytes[..24]) != u32_at(bytes, 24) {
         return Err((24, "header CRC mismatch"));
     }
-    if u32_at(bytes, 8) != VERSION {
+    if !(1..=VERSION).contains(&u32_at(bytes, 8)) {
         return Err((8, "unsupported series file version"));
     }
     if u32_at(bytes, 28) != 0 {
@@ -569,12 +571,12 @@ impl<'a> SeriesRef<'a> {
             .map_err(|e| self.corrupt(e.offset, e.reason))
     }
 
-    /// Appends the series' points to `out`, as `read_into`, and says
-    /// whether they are in MLflow's history order. The order of a block is
-    /// learnt on its first read and remembered while the file is open, so
-    /// a reader sorts only a history that needs it.
+    /// Replaces the contents of `out` with the series' points, as
+    /// `read_into`, and says whether they are in MLflow's history order.
+    /// The order of a block is learnt on its first read and remembered
+    /// while the file is open, so a reader sorts only a history that needs
+    /// it.
     pub fn read_history_into(&self, out: &mut Vec<MetricPoint>) -> Result<bool> {
-        let start = out.len();
         self.read_into(out)?;
 
         let state = &self.file.verified[self.index];
@@ -582,8 +584,7 @@ impl<'a> SeriesRef<'a> {
             BLOCK_IN_HISTORY_ORDER => Ok(true),
             BLOCK_OUT_OF_ORDER => Ok(false),
             _ => {
-                let points = out.get(start..).unwrap_or_default();
-                let ordered = points.is_sorted_by(|a, b| a.history_cmp(b).is_le());
+                let ordered = out.is_sorted_by(|a, b| a.history_cmp(b).is_le());
                 let known = if ordered {
                     BLOCK_IN_HISTORY_ORDER
                 } else {

@@ -65,15 +65,17 @@ impl Histories {
     }
 
     /// Every point of a series in MLflow's history order, copied or decoded
-    /// into `out` (cleared first), whose allocation a caller reading many
+    /// over the contents of `out`, whose allocation a caller reading many
     /// histories keeps from one read to the next.
     pub fn history_into(&self, id: SeriesId, out: &mut Vec<MetricPoint>) -> Result<()> {
-        out.clear();
         let tail = self.tail.points(id);
         let sealed = self.sealed.as_ref().and_then(|f| f.series(id.0, id.1));
         let ordered = match sealed {
             Some(series) => series.read_history_into(out)?,
-            None => true,
+            None => {
+                out.clear();
+                true
+            }
         };
 
         let tail_start = out.len();

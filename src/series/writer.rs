@@ -159,7 +159,7 @@ impl SeriesFileWriter {
         match encoding {
             Encoding::Raw => stats.raw_blocks += 1,
             Encoding::Packed => stats.packed_blocks += 1,
-            Encoding::PackedLz4 => stats.lz4_blocks += 1,
+            Encoding::PackedLz4 | Encoding::PackedLz4Parts => stats.lz4_blocks += 1,
         }
     }
 

@@ -2,7 +2,9 @@
 //! reference the fast decoder is tested against: one value unpacked at a
 //! time, a fresh buffer for every lz4 block.
 
-use super::{COLUMN_HEADER, DecodeError, Encoding, VALUES_F32, f64_from_f32_bits, fail, raw_len};
+use super::{
+    COLUMN_HEADER, DecodeError, Encoding, PART_POINTS, VALUES_F32, f64_from_f32_bits, fail, raw_len,
+};
 use crate::model::MetricPoint;
 
 /// Replaces the contents of `out` with the `count` points of `block`.
@@ -13,14 +15,65 @@ pub fn decode(
     out: &mut Vec<MetricPoint>,
 ) -> Result<(), DecodeError> {
     out.clear();
+    if count > block.len().saturating_mul(64) {
+        return fail(0, "point count impossible for the block's length");
+    }
     match encoding {
         Encoding::Raw => decode_raw(block, count, out),
         Encoding::Packed => decode_packed(block, count, out),
-        Encoding::PackedLz4 => {
-            let packed = decompress(block, count)?;
-            decode_packed(&packed, count, out)
-        }
+        Encoding::PackedLz4 => decode_lz4(block, count, out),
+        Encoding::PackedLz4Parts => decode_parts(block, count, out),
     }
+}
+
+fn decode_lz4(block: &[u8], count: usize, out: &mut Vec<MetricPoint>) -> Result<(), DecodeError> {
+    let packed = decompress(block, count)?;
+    decode_packed(&packed, count, out)
+}
+
+/// The part table read and checked to tile the block, then one part after
+/// another, each through `decode_lz4`.
+fn decode_parts(block: &[u8], count: usize, out: &mut Vec<MetricPoint>) -> Result<(), DecodeError> {
+    let word = |at: usize| {
+        block
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    };
+    let Some(parts) = word(0) else {
+        return fail(0, "parts block shorter than its part count");
+    };
+    if parts != count.div_ceil(PART_POINTS) {
+        return fail(0, "part count does not match the point count");
+    }
+    if block.len() < 4 + 4 * parts {
+        return fail(4, "part table past the block end");
+    }
+
+    let mut spans = Vec::new();
+    let mut at = 4 + 4 * parts;
+    for i in 0..parts {
+        let end = at.saturating_add(word(4 + 4 * i).unwrap_or(0));
+        if end > block.len() {
+            return fail(4 + 4 * i, "part past the block end");
+        }
+        spans.push(at..end);
+        at = end;
+    }
+    if at != block.len() {
+        return fail(at, "bytes after the last part");
+    }
+
+    for (i, span) in spans.into_iter().enumerate() {
+        let points = (count - i * PART_POINTS).min(PART_POINTS);
+        let mut decoded = Vec::new();
+        let start = span.start;
+        decode_lz4(&block[span], points, &mut decoded).map_err(|e| DecodeError {
+            offset: start + e.offset,
+            reason: e.reason,
+        })?;
+        out.extend(decoded);
+    }
+    Ok(())
 }
 
 fn decode_raw(block: &[u8], count: usize, out: &mut Vec<MetricPoint>) -> Result<(), DecodeError> {
