@@ -418,9 +418,9 @@ impl Store {
         }
     }
 
-    /// [`Store::metric_history`] into `out` (cleared first): a reader of
-    /// many long histories keeps one buffer, so a compressed series is
-    /// decoded into memory that is already allocated and touched.
+    /// [`Store::metric_history`] into `out`, whose contents it replaces: a
+    /// reader of many long histories keeps one buffer, so a compressed
+    /// series is decoded over memory that is already allocated and touched.
     pub fn metric_history_into(
         &self,
         run_id: &str,
