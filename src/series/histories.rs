@@ -48,14 +48,13 @@ impl Histories {
     /// Every point of a series in MLflow's history order, with the sealed
     /// part lent from the file when it is raw and already in that order.
     pub fn history(&self, id: SeriesId) -> Result<MetricHistory> {
-        let tail = self.sorted_tail(id);
-        let Some(sealed) = self.sealed.as_ref() else {
-            return Ok(MetricHistory::owned(tail));
-        };
-        let Some(series) = sealed.series(id.0, id.1) else {
-            return Ok(MetricHistory::owned(tail));
-        };
-        if let Some(lent) = MetricHistory::lent(sealed, series.index(), tail)? {
+        let sealed = self.sealed.as_ref();
+        let raw = sealed
+            .and_then(|file| Some((file, file.series(id.0, id.1)?)))
+            .filter(|(_, series)| series.encoding() == Encoding::Raw);
+        if let Some((file, series)) = raw
+            && let Some(lent) = MetricHistory::lent(file, series.index(), self.sorted_tail(id))?
+        {
             return Ok(lent);
         }
 
