@@ -1,4 +1,4 @@
-//! The JSON Lines interchange format (DESIGN.md, "JSON Lines interchange").
+//! The JSON Lines interchange format (`docs/import.md`, "JSON Lines").
 //!
 //! Reading is split in two steps because two things need the store: which
 //! experiment a run's `"experiment": NAME` means, and the artifact location
@@ -100,7 +100,7 @@ pub struct PointLine {
     pub value: JsonFloat,
 }
 
-/// A float that writes non-finite values as the strings of DESIGN.md.
+/// A float that writes non-finite values as the format's strings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct JsonFloat(pub f64);
 
@@ -182,7 +182,7 @@ impl RunLine {
         }
     }
 
-    /// Fills in the defaults of DESIGN.md against the run's experiment,
+    /// Fills in the format's defaults against the run's experiment,
     /// which `lookup` finds (or creates) from the line's reference.
     pub fn complete(
         self,
