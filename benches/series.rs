@@ -88,6 +88,20 @@ fn sealed(c: &mut Criterion) {
             })
         },
     );
+    for (name, run) in [
+        ("running run (table)", &running),
+        ("finished run (decoded)", &finished),
+    ] {
+        let name = format!("metric_history_sampled 1M points to 1000, {name}");
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let points = store
+                    .metric_history_sampled(run, "loss", None, 1000)
+                    .expect("sampled");
+                assert!(points.len() <= 1000 && points.len() > 250);
+            })
+        });
+    }
     group.bench_function(
         "metric_history_into 1M points, finished run (reused buffer)",
         |b| {

@@ -137,3 +137,82 @@ fn a_lent_history_outlives_later_checkpoints_and_compaction() {
     assert_eq!(steps_of(history.iter()), (0..100).collect::<Vec<_>>());
     assert_eq!(history.sealed().map(|c| c.values[99]), Some(49.5));
 }
+
+/// The series file of the store in `dir` (the newest checkpoint's).
+fn series_file(dir: &std::path::Path) -> runstore::series::SeriesFile {
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("series"))
+        .expect("series folder")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    runstore::series::SeriesFile::open(files.last().expect("a series file")).expect("open")
+}
+
+/// What `metric_history_sampled` must give: the plain sampler over every
+/// point of the history in the step range.
+fn sampled_from_everything(
+    store: &Store,
+    run: &str,
+    steps: Option<std::ops::RangeInclusive<i64>>,
+    max_points: usize,
+) -> Vec<MetricPoint> {
+    let mut points = store.metric_history(run, "loss").expect("history");
+    if let Some(range) = &steps {
+        points.retain(|p| range.contains(&p.step));
+    }
+    runstore::series::downsample(&points, max_points)
+}
+
+#[test]
+fn a_long_running_series_is_sampled_from_its_table_of_extremes_as_from_every_point() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let store = Store::open(dir.path(), options()).expect("store");
+    let run = new_run(&store);
+    let metrics: Vec<Metric> = (0..5000i64)
+        .map(|s| {
+            let value = match s % 1000 {
+                17 => f64::NAN,
+                400 => 50.0,
+                _ => ((s * 37) % 101) as f64 * 0.25,
+            };
+            Metric::new("loss", value, 1000 + s, s / 3)
+        })
+        .collect();
+    for batch in metrics.chunks(1000) {
+        store.log_batch(&run, batch, &[], &[]).expect("log");
+    }
+    store.checkpoint().expect("checkpoint");
+
+    let file = series_file(dir.path());
+    let (_, _, series) = file.iter().next().expect("one series");
+    assert_eq!(series.encoding(), runstore::series::Encoding::RawIndexed);
+    assert!(series.extremes().expect("table").is_some());
+
+    let ranges = [
+        None,
+        Some(0..=1666),
+        Some(100..=900),
+        Some(-5..=3),
+        Some(2000..=9000),
+    ];
+    for steps in ranges {
+        for max_points in [0, 7, 40, 1000, 6000] {
+            let got = store
+                .metric_history_sampled(&run, "loss", steps.clone(), max_points)
+                .expect("sampled");
+            let want = sampled_from_everything(&store, &run, steps.clone(), max_points);
+            assert_eq!(got.len(), want.len(), "{steps:?} {max_points}");
+            for (g, w) in got.iter().zip(&want) {
+                assert!(g.same_record(w), "{steps:?} {max_points}: {g:?} {w:?}");
+            }
+        }
+    }
+
+    // A point logged after the checkpoint: the table no longer covers the
+    // history, and the answer still includes the new point.
+    log(&store, &run, 6000..6001);
+    let got = store
+        .metric_history_sampled(&run, "loss", None, 40)
+        .expect("sampled");
+    assert_eq!(got.last().map(|p| p.step), Some(6000));
+}

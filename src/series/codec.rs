@@ -15,6 +15,9 @@
 //!   [`PART_POINTS`] points (the last holds the rest) behind a table of
 //!   their lengths. A part's packed form fits in a core's cache between
 //!   lz4 and the unpacking, and the parts decode on several cores.
+//! - `RawIndexed`: `Raw` followed by the table of each chunk's extremes
+//!   (`extremes.rs`), for hot series long enough that a plot should not
+//!   read them whole.
 //!
 //! Arithmetic is wrapping everywhere, so any `i64` history (negative,
 //! repeated, or jumping across the whole range) round-trips exactly, and
@@ -26,6 +29,7 @@ mod reference;
 
 use std::cell::Cell;
 
+use super::extremes;
 use crate::model::MetricPoint;
 use bits::{CHUNK, Unpacker};
 
@@ -37,15 +41,17 @@ pub enum Encoding {
     Packed = 1,
     PackedLz4 = 2,
     PackedLz4Parts = 3,
+    RawIndexed = 4,
 }
 
 impl Encoding {
     /// Every encoding, for tests and for callers that want to force one.
-    pub const ALL: [Encoding; 4] = [
+    pub const ALL: [Encoding; 5] = [
         Encoding::Raw,
         Encoding::Packed,
         Encoding::PackedLz4,
         Encoding::PackedLz4Parts,
+        Encoding::RawIndexed,
     ];
 
     /// The encoding stored as `byte`, if any.
@@ -55,7 +61,23 @@ impl Encoding {
             1 => Some(Encoding::Packed),
             2 => Some(Encoding::PackedLz4),
             3 => Some(Encoding::PackedLz4Parts),
+            4 => Some(Encoding::RawIndexed),
             _ => None,
+        }
+    }
+
+    /// Whether blocks start with the three columns, readable in place.
+    pub fn is_raw(self) -> bool {
+        matches!(self, Encoding::Raw | Encoding::RawIndexed)
+    }
+
+    /// How a hot series of `count` points is stored: raw, with the table of
+    /// extremes once it is long enough for a plot to skip most of it.
+    pub fn hot(count: usize) -> Encoding {
+        if count >= extremes::INDEX_FROM {
+            Encoding::RawIndexed
+        } else {
+            Encoding::Raw
         }
     }
 }
@@ -87,6 +109,10 @@ pub fn encode(points: &[MetricPoint], encoding: Encoding, out: &mut Vec<u8>) {
         Encoding::Packed => encode_packed(points, out),
         Encoding::PackedLz4 => encode_lz4(points, out),
         Encoding::PackedLz4Parts => encode_parts(points, out),
+        Encoding::RawIndexed => {
+            encode_raw(points, out);
+            extremes::encode(points, out);
+        }
     }
 }
 
@@ -167,6 +193,7 @@ pub fn decode(
         Encoding::Packed => decode_packed(block, out),
         Encoding::PackedLz4 => decode_lz4(block, out),
         Encoding::PackedLz4Parts => decode_parts(block, out),
+        Encoding::RawIndexed => decode_raw_indexed(block, out),
     };
     if decoded.is_err() {
         out.clear();
@@ -233,6 +260,24 @@ fn encode_raw(points: &[MetricPoint], out: &mut Vec<u8>) {
     out.extend(points.iter().flat_map(|p| p.step.to_le_bytes()));
     out.extend(points.iter().flat_map(|p| p.timestamp.to_le_bytes()));
     out.extend(points.iter().flat_map(|p| p.value.to_bits().to_le_bytes()));
+}
+
+/// Bytes of a `RawIndexed` block of `count` points.
+pub fn raw_indexed_len(count: usize) -> Option<usize> {
+    raw_len(count)?.checked_add(extremes::table_len(count))
+}
+
+/// The columns of a `RawIndexed` block; its table is checked as well.
+fn decode_raw_indexed(block: &[u8], out: &mut [MetricPoint]) -> Result<(), DecodeError> {
+    let count = out.len();
+    if raw_indexed_len(count) != Some(block.len()) {
+        return fail(0, "raw block length does not match its point count");
+    }
+    let (columns, table) = block.split_at(count * 24);
+    if let Err((at, reason)) = extremes::Extremes::parse(table, count) {
+        return fail(count * 24 + at, reason);
+    }
+    decode_raw(columns, out)
 }
 
 fn decode_raw(block: &[u8], out: &mut [MetricPoint]) -> Result<(), DecodeError> {

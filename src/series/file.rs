@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use memmap2::Mmap;
 
 use super::codec::{self, Encoding};
+use super::extremes::Extremes;
 use super::summary::SeriesSummary;
 use crate::error::{Error, Result};
 use crate::model::MetricPoint;
@@ -417,9 +418,13 @@ fn check_entries(
             .get(i * ENTRY_LEN..(i + 1) * ENTRY_LEN)
             .unwrap_or(&[]);
         let entry = Entry::decode(slot).map_err(|why| (at, why))?;
-        if entry.encoding == Encoding::Raw
-            && codec::raw_len(entry.summary.count as usize) != Some(entry.len as usize)
-        {
+        let count = entry.summary.count as usize;
+        let raw_len = match entry.encoding {
+            Encoding::Raw => codec::raw_len(count),
+            Encoding::RawIndexed => codec::raw_indexed_len(count),
+            _ => Some(entry.len as usize),
+        };
+        if raw_len != Some(entry.len as usize) {
             return Err((at + 16, "raw block length does not match its count"));
         }
         let key = (entry.run, entry.key);
@@ -532,7 +537,7 @@ impl<'a> SeriesRef<'a> {
     /// big-endian machine. The block's CRC is checked on the first call per
     /// open file; later calls cost a directory lookup and nothing more.
     pub fn columns(&self) -> Result<Option<Columns<'a>>> {
-        if self.entry.encoding != Encoding::Raw || cfg!(target_endian = "big") {
+        if !self.entry.encoding.is_raw() || cfg!(target_endian = "big") {
             return Ok(None);
         }
         self.verify()?;
@@ -542,10 +547,26 @@ impl<'a> SeriesRef<'a> {
         }
     }
 
+    /// The table of each chunk's extremes of a `RawIndexed` block, checked
+    /// (with the block's CRC on the first read); `None` for other blocks.
+    pub fn extremes(&self) -> Result<Option<Extremes<'a>>> {
+        if self.entry.encoding != Encoding::RawIndexed {
+            return Ok(None);
+        }
+        self.verify()?;
+        let count = self.entry.summary.count as usize;
+        let columns = count.saturating_mul(24);
+        let table = self.block.get(columns..).unwrap_or_default();
+        match Extremes::parse(table, count) {
+            Ok(table) => Ok(Some(table)),
+            Err((at, reason)) => Err(self.corrupt(columns + at, reason)),
+        }
+    }
+
     /// The three columns of a raw block as slices of the file, unchecked;
     /// `None` when the block is not raw, is misaligned or is cut short.
     fn raw_columns(&self) -> Option<Columns<'a>> {
-        if self.entry.encoding != Encoding::Raw || cfg!(target_endian = "big") {
+        if !self.entry.encoding.is_raw() || cfg!(target_endian = "big") {
             return None;
         }
         let n = self.entry.summary.count as usize;
@@ -706,6 +727,11 @@ pub fn fuzz_series_file(data: &[u8]) -> usize {
         }
         if let Ok(Some(len)) = borrowed {
             debug_assert_eq!(len, points.len());
+        }
+        if let (Ok(Some(columns)), Ok(Some(extremes))) = (series.columns(), series.extremes()) {
+            // Whatever the table claims, sampling stays inside the series.
+            let sampled = super::downsample_sorted(&columns, &extremes, None, 40);
+            debug_assert!(sampled.len() <= columns.len());
         }
     }
     let _ = file.check();

@@ -51,7 +51,7 @@ impl Histories {
         let sealed = self.sealed.as_ref();
         let raw = sealed
             .and_then(|file| Some((file, file.series(id.0, id.1)?)))
-            .filter(|(_, series)| series.encoding() == Encoding::Raw);
+            .filter(|(_, series)| series.encoding().is_raw());
         if let Some((file, series)) = raw
             && let Some(lent) = MetricHistory::lent(file, series.index(), self.sorted_tail(id))?
         {
@@ -88,6 +88,34 @@ impl Histories {
             out.sort_by(MetricPoint::history_cmp);
         }
         Ok(())
+    }
+
+    /// [`super::downsample`] of the series' points with steps in `steps`,
+    /// answered from the sealed block's table of extremes when it has one
+    /// and holds every point (nothing logged since the checkpoint, steps in
+    /// order): then only the points kept and those of chunks cut by a
+    /// bucket's edge are read. `None` when the points must be read whole.
+    pub fn sampled(
+        &self,
+        id: SeriesId,
+        steps: Option<&std::ops::RangeInclusive<i64>>,
+        max_points: usize,
+    ) -> Result<Option<Vec<MetricPoint>>> {
+        if !self.tail.points(id).is_empty() {
+            return Ok(None);
+        }
+        let Some(series) = self.sealed.as_ref().and_then(|f| f.series(id.0, id.1)) else {
+            return Ok(None);
+        };
+        let Some(extremes) = series.extremes()?.filter(|e| e.steps_sorted()) else {
+            return Ok(None);
+        };
+        let Some(columns) = series.columns()? else {
+            return Ok(None);
+        };
+        Ok(Some(super::downsample_sorted(
+            &columns, &extremes, steps, max_points,
+        )))
     }
 
     /// The points logged since the checkpoint, in history order.
@@ -177,7 +205,7 @@ impl Histories {
             let take = covered.get(&id).copied().unwrap_or(0);
             buffer.extend_from_slice(&self.tail.points(id)[..take]);
             if hot(id) {
-                writer.add_encoded(id.0, id.1, &buffer, Encoding::Raw)?;
+                writer.add_encoded(id.0, id.1, &buffer, Encoding::hot(buffer.len()))?;
             } else {
                 writer.add(id.0, id.1, &buffer)?;
             }

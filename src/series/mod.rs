@@ -5,6 +5,7 @@
 //! (`SeriesStore`, the tail); `Histories` joins the two.
 
 mod codec;
+mod extremes;
 mod file;
 mod histories;
 mod history;
@@ -15,10 +16,11 @@ mod writer;
 use std::collections::HashMap;
 
 pub use codec::Encoding;
+pub use extremes::Extremes;
 pub use file::{Columns, SeriesFile, SeriesRef, fuzz_series_file};
 pub use histories::Histories;
 pub use history::MetricHistory;
-pub use sample::downsample;
+pub use sample::{downsample, downsample_sorted};
 pub use summary::SeriesSummary;
 pub use writer::{FileStats, RAW_UP_TO, SeriesFileWriter};
 

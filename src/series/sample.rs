@@ -4,6 +4,10 @@
 //! first, last, minimum and maximum points (fewer when they coincide), so the
 //! envelope of the curve survives any reduction.
 
+use std::ops::{Range, RangeInclusive};
+
+use super::extremes::{Extreme, Extremes};
+use super::file::Columns;
 use crate::model::MetricPoint;
 
 /// Each bucket keeps at most this many points.
@@ -46,20 +50,79 @@ pub fn downsample(points: &[MetricPoint], max_points: usize) -> Vec<MetricPoint>
 /// Pushes the first, minimum, maximum and last points of a bucket, each
 /// once, in their order within the bucket.
 fn keep_extremes(bucket: &[MetricPoint], out: &mut Vec<MetricPoint>) {
-    let finite = || bucket.iter().enumerate().filter(|(_, p)| !p.value.is_nan());
-    let min = finite()
-        .min_by(|a, b| a.1.value.total_cmp(&b.1.value))
-        .map(|(i, _)| i);
-    let max = finite()
-        .max_by(|a, b| a.1.value.total_cmp(&b.1.value))
-        .map(|(i, _)| i);
-    let mut keep: Vec<usize> = [Some(0), min, max, Some(bucket.len() - 1)]
-        .into_iter()
-        .flatten()
-        .collect();
+    let found = Extreme::of(bucket.iter().map(|p| p.value).enumerate());
+    let keep = kept_positions(0..bucket.len(), found);
+    out.extend(keep.into_iter().map(|i| bucket[i]));
+}
+
+/// The positions a bucket over `bucket` keeps: its first and last, and its
+/// minimum and maximum when it has values that are not NaN; each once, in
+/// order.
+fn kept_positions(bucket: Range<usize>, found: Extreme) -> Vec<usize> {
+    let ends = [bucket.start, bucket.end - 1];
+    let extremes = [found.min, found.max].into_iter().flatten().map(|(i, _)| i);
+    let mut keep: Vec<usize> = ends.into_iter().chain(extremes).collect();
     keep.sort_unstable();
     keep.dedup();
-    out.extend(keep.into_iter().map(|i| bucket[i]));
+    keep
+}
+
+/// [`downsample`] of the points of a raw series whose steps never decrease
+/// (`extremes.steps_sorted()`), restricted to steps in `steps`, without
+/// reading every point: a step range and each bucket's edges are found by
+/// binary search on the steps, and a bucket's minimum and maximum come from
+/// `extremes` for the chunks it holds whole. Gives exactly what
+/// [`downsample`] gives for the same points.
+pub fn downsample_sorted(
+    columns: &Columns<'_>,
+    extremes: &Extremes<'_>,
+    steps: Option<&RangeInclusive<i64>>,
+    max_points: usize,
+) -> Vec<MetricPoint> {
+    let all = columns.steps;
+    let (lo, hi) = match steps {
+        Some(range) => (
+            all.partition_point(|&s| s < *range.start()),
+            all.partition_point(|&s| s <= *range.end()),
+        ),
+        None => (0, all.len()),
+    };
+    let hi = hi.max(lo);
+    let point = |i: usize| columns.point(i);
+    let max_points = max_points.max(POINTS_PER_BUCKET);
+    if hi - lo <= max_points {
+        return (lo..hi).filter_map(point).collect();
+    }
+
+    let buckets = (max_points / POINTS_PER_BUCKET) as i128;
+    let (first, last) = (all[lo] as i128, all[hi - 1] as i128);
+    let width = last - first + 1;
+    if width <= 0 {
+        // The table said the steps were in order and they are not (a file
+        // made to lie): read the points after all.
+        let points: Vec<MetricPoint> = (lo..hi).filter_map(point).collect();
+        return downsample(&points, max_points);
+    }
+    let bucket_of = |step: i64| (step as i128 - first) * buckets / width;
+
+    let mut out = Vec::with_capacity(max_points);
+    let mut start = lo;
+    while start < hi {
+        let bucket = bucket_of(all[start]);
+        // At least one point, should steps out of order mislead the search.
+        let end = start
+            + all[start..hi]
+                .partition_point(|&s| bucket_of(s) == bucket)
+                .max(1);
+        let found = extremes.within(columns.values, start..end);
+        out.extend(
+            kept_positions(start..end, found)
+                .into_iter()
+                .filter_map(point),
+        );
+        start = end;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -142,5 +205,111 @@ mod tests {
         let out = downsample(&points, 4);
         assert!(out.len() <= 4);
         assert!(out.iter().any(|p| p.value == 9.0) && out.iter().any(|p| p.value == -9.0));
+    }
+
+    use crate::series::extremes::{self, Extremes};
+    use proptest::prelude::*;
+
+    /// Steps that never decrease (repeats included), values with NaN,
+    /// infinities, signed zeros and many ties.
+    fn sorted_series() -> impl Strategy<Value = Vec<MetricPoint>> {
+        let value = prop_oneof![
+            4 => (0i32..20).prop_map(|v| f64::from(v) * 0.5),
+            1 => Just(f64::NAN),
+            1 => Just(f64::INFINITY),
+            1 => Just(f64::NEG_INFINITY),
+            1 => Just(-0.0),
+            1 => Just(0.0),
+        ];
+        let point = (0i64..4, value);
+        (0usize..3000, any::<i64>().prop_map(|s| s >> 8)).prop_flat_map(move |(len, start)| {
+            proptest::collection::vec(point.clone(), len).prop_map(move |deltas| {
+                let mut step = start;
+                deltas
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (delta, value))| {
+                        step += delta;
+                        MetricPoint {
+                            step,
+                            timestamp: i as i64,
+                            value,
+                        }
+                    })
+                    .collect()
+            })
+        })
+    }
+
+    #[test]
+    fn a_table_that_lies_about_step_order_cannot_make_sampling_panic() {
+        // The last step is one below the first: a step width of zero.
+        let points: Vec<MetricPoint> = (0..2000i64)
+            .map(|i| MetricPoint {
+                step: match i {
+                    0 => 10,
+                    1999 => 9,
+                    _ => (i * 7919) % 1000 - 500,
+                },
+                timestamp: i,
+                value: (i % 13) as f64,
+            })
+            .collect();
+        let mut table = Vec::new();
+        extremes::encode(&points, &mut table);
+        table[4] = 1;
+        let extremes = Extremes::parse(&table, points.len()).unwrap();
+        let steps: Vec<i64> = points.iter().map(|p| p.step).collect();
+        let timestamps: Vec<i64> = points.iter().map(|p| p.timestamp).collect();
+        let values: Vec<f64> = points.iter().map(|p| p.value).collect();
+        let columns = Columns {
+            steps: &steps,
+            timestamps: &timestamps,
+            values: &values,
+        };
+        let empty = RangeInclusive::new(400, -400);
+        for range in [None, Some(-100..=100), Some(empty)] {
+            for max_points in [0, 9, 100, 5000] {
+                let got = downsample_sorted(&columns, &extremes, range.as_ref(), max_points);
+                assert!(got.len() <= points.len());
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// The table-assisted sampler gives exactly the plain one's answer,
+        /// bit for bit, for any step range and budget.
+        #[test]
+        fn sampling_with_the_table_equals_sampling_every_point(
+            points in sorted_series(),
+            max_points in 0usize..200,
+            range in proptest::option::of((0usize..3000, 0usize..3000)),
+        ) {
+            let mut table = Vec::new();
+            extremes::encode(&points, &mut table);
+            let extremes = Extremes::parse(&table, points.len()).unwrap();
+            prop_assert!(extremes.steps_sorted());
+
+            let steps: Vec<i64> = points.iter().map(|p| p.step).collect();
+            let timestamps: Vec<i64> = points.iter().map(|p| p.timestamp).collect();
+            let values: Vec<f64> = points.iter().map(|p| p.value).collect();
+            let columns = Columns { steps: &steps, timestamps: &timestamps, values: &values };
+
+            let bound = |i: usize| steps.get(i).copied().unwrap_or(i as i64);
+            let range = range.map(|(a, b)| bound(a)..=bound(b));
+            let kept: Vec<MetricPoint> = points
+                .iter()
+                .filter(|p| range.as_ref().is_none_or(|r| r.contains(&p.step)))
+                .copied()
+                .collect();
+            let want = downsample(&kept, max_points);
+            let got = downsample_sorted(&columns, &extremes, range.as_ref(), max_points);
+            let bits = |v: &[MetricPoint]| -> Vec<(i64, i64, u64)> {
+                v.iter().map(|p| (p.step, p.timestamp, p.value.to_bits())).collect()
+            };
+            prop_assert_eq!(bits(&got), bits(&want));
+        }
     }
 }

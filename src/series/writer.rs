@@ -90,7 +90,7 @@ impl SeriesFileWriter {
         self.add_block(run, key, points, forced)
     }
 
-    /// Adds a series in the given encoding (hot series: `Encoding::Raw`).
+    /// Adds a series in the given encoding (hot series: `Encoding::hot`).
     pub fn add_encoded(
         &mut self,
         run: u32,
@@ -157,7 +157,7 @@ impl SeriesFileWriter {
         stats.points += points as u64;
         stats.block_bytes += self.block.len() as u64;
         match encoding {
-            Encoding::Raw => stats.raw_blocks += 1,
+            Encoding::Raw | Encoding::RawIndexed => stats.raw_blocks += 1,
             Encoding::Packed => stats.packed_blocks += 1,
             Encoding::PackedLz4 | Encoding::PackedLz4Parts => stats.lz4_blocks += 1,
         }

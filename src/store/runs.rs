@@ -441,7 +441,9 @@ impl Store {
     /// At most `max_points` points of one metric for plotting: the points
     /// with steps in `steps` (all if `None`), reduced so that each of
     /// `max_points / 4` step buckets keeps its first, last, minimum and
-    /// maximum point (see [`crate::series::downsample`]).
+    /// maximum point (see [`crate::series::downsample`]). A long series
+    /// of a run that was RUNNING at the last checkpoint carries a table of
+    /// its chunks' extremes, and is sampled without reading every point.
     pub fn metric_history_sampled(
         &self,
         run_id: &str,
@@ -454,6 +456,9 @@ impl Store {
         let Some(k) = state.table.metric_keys().get(key) else {
             return Ok(Vec::new());
         };
+        if let Some(sampled) = state.series.sampled((ord, k), steps.as_ref(), max_points)? {
+            return Ok(sampled);
+        }
         let mut points = state.series.points((ord, k))?;
         if let Some(range) = &steps {
             points.retain(|p| range.contains(&p.step));

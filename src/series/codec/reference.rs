@@ -23,6 +23,17 @@ pub fn decode(
         Encoding::Packed => decode_packed(block, count, out),
         Encoding::PackedLz4 => decode_lz4(block, count, out),
         Encoding::PackedLz4Parts => decode_parts(block, count, out),
+        Encoding::RawIndexed => {
+            let table = crate::series::extremes::table_len(count);
+            if block.len() != count * 24 + table {
+                return fail(0, "raw block length does not match its point count");
+            }
+            let (columns, table) = block.split_at(count * 24);
+            if let Err((at, reason)) = crate::series::extremes::Extremes::parse(table, count) {
+                return fail(count * 24 + at, reason);
+            }
+            decode_raw(columns, count, out)
+        }
     }
 }
 
