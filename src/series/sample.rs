@@ -50,14 +50,25 @@ pub fn downsample(points: &[MetricPoint], max_points: usize) -> Vec<MetricPoint>
 /// Pushes the first, minimum, maximum and last points of a bucket, each
 /// once, in their order within the bucket.
 fn keep_extremes(bucket: &[MetricPoint], out: &mut Vec<MetricPoint>) {
-    let found = Extreme::of(bucket.iter().map(|p| p.value).enumerate());
-    let keep = kept_positions(0..bucket.len(), found);
+    let finite = || bucket.iter().enumerate().filter(|(_, p)| !p.value.is_nan());
+    let min = finite()
+        .min_by(|a, b| a.1.value.total_cmp(&b.1.value))
+        .map(|(i, _)| i);
+    let max = finite()
+        .max_by(|a, b| a.1.value.total_cmp(&b.1.value))
+        .map(|(i, _)| i);
+    let mut keep: Vec<usize> = [Some(0), min, max, Some(bucket.len() - 1)]
+        .into_iter()
+        .flatten()
+        .collect();
+    keep.sort_unstable();
+    keep.dedup();
     out.extend(keep.into_iter().map(|i| bucket[i]));
 }
 
-/// The positions a bucket over `bucket` keeps: its first and last, and its
-/// minimum and maximum when it has values that are not NaN; each once, in
-/// order.
+/// The positions a bucket over `bucket` keeps, as `keep_extremes` picks
+/// them: its first and last, and its minimum and maximum when it has
+/// values that are not NaN; each once, in order.
 fn kept_positions(bucket: Range<usize>, found: Extreme) -> Vec<usize> {
     let ends = [bucket.start, bucket.end - 1];
     let extremes = [found.min, found.max].into_iter().flatten().map(|(i, _)| i);
