@@ -30,6 +30,7 @@ mod reference;
 use std::cell::Cell;
 
 use super::extremes;
+use super::file::u32_at;
 use crate::model::MetricPoint;
 use bits::{CHUNK, Unpacker};
 
@@ -219,7 +220,7 @@ fn decode_lz4(block: &[u8], out: &mut [MetricPoint]) -> Result<(), DecodeError> 
 /// into its own stretch of `out`, on as many cores as repay the threads.
 fn decode_parts(block: &[u8], out: &mut [MetricPoint]) -> Result<(), DecodeError> {
     let parts = out.len().div_ceil(PART_POINTS);
-    let Some(declared) = block.get(..4).map(|b| le_u32(b) as usize) else {
+    let Some(declared) = block.get(..4).map(|b| u32_at(b, 0) as usize) else {
         return fail(0, "parts block shorter than its part count");
     };
     if declared != parts {
@@ -236,7 +237,7 @@ fn decode_parts(block: &[u8], out: &mut [MetricPoint]) -> Result<(), DecodeError
         .enumerate()
         .zip(out.chunks_mut(PART_POINTS))
     {
-        let end = at.saturating_add(le_u32(len) as usize);
+        let end = at.saturating_add(u32_at(len, 0) as usize);
         let Some(part) = block.get(at..end) else {
             return fail(4 + 4 * i, "part past the block end");
         };
@@ -656,12 +657,6 @@ fn f64_from_f32_bits(bits: u32) -> f64 {
     f64::from_bits(sign | (0x7ff << 52) | mantissa)
 }
 
-fn le_u32(bytes: &[u8]) -> u32 {
-    let mut word = [0u8; 4];
-    word.copy_from_slice(&bytes[..4]);
-    u32::from_le_bytes(word)
-}
-
 fn le_u64(bytes: &[u8]) -> u64 {
     let mut word = [0u8; 8];
     word.copy_from_slice(&bytes[..8]);
@@ -799,7 +794,7 @@ mod tests {
             Encoding::PackedLz4Parts
         );
 
-        let part_len = |i: usize| le_u32(&block[4 + 4 * i..]) as usize;
+        let part_len = |i: usize| u32_at(&block, 4 + 4 * i) as usize;
         let second = 16 + part_len(0);
         let third = second + part_len(1);
         let places = (0..20).chain([

@@ -13,6 +13,7 @@
 
 use std::ops::Range;
 
+use super::file::u32_at;
 use crate::model::MetricPoint;
 
 /// Points per chunk of the table.
@@ -101,10 +102,10 @@ impl<'a> Extremes<'a> {
         if bytes.len() != table_len(count) {
             return Err((0, "extremes table does not match the point count"));
         }
-        if le_u32(bytes, 0) as usize != CHUNK {
+        if u32_at(bytes, 0) as usize != CHUNK {
             return Err((0, "unknown extremes chunk size"));
         }
-        let flags = le_u32(bytes, 4);
+        let flags = u32_at(bytes, 4);
         if flags & !STEPS_SORTED != 0 {
             return Err((4, "unknown extremes flags"));
         }
@@ -131,7 +132,7 @@ impl<'a> Extremes<'a> {
 
     /// The position within chunk `chunk` stored in `slot`, if any.
     fn position(&self, chunk: usize, slot: usize) -> Option<usize> {
-        let position = le_u32(self.positions, 8 * chunk + slot);
+        let position = u32_at(self.positions, 8 * chunk + slot);
         (position != NONE).then_some(position as usize)
     }
 
@@ -173,12 +174,6 @@ impl<'a> Extremes<'a> {
         }
         found
     }
-}
-
-fn le_u32(bytes: &[u8], at: usize) -> u32 {
-    let mut word = [0u8; 4];
-    word.copy_from_slice(&bytes[at..at + 4]);
-    u32::from_le_bytes(word)
 }
 
 #[cfg(test)]
