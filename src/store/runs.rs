@@ -463,7 +463,10 @@ impl Store {
         if let Some(range) = &steps {
             points.retain(|p| range.contains(&p.step));
         }
-        Ok(crate::series::downsample(&points, max_points))
+        if !points.is_sorted_by_key(|p| p.step) {
+            points.sort_by_key(|p| p.step);
+        }
+        Ok(crate::series::downsample_in_step_order(&points, max_points))
     }
 
     /// The histories of one key for many runs in one call (what a chart of
