@@ -730,7 +730,7 @@ pub fn fuzz_series_file(data: &[u8]) -> usize {
         }
         if let (Ok(Some(columns)), Ok(Some(extremes))) = (series.columns(), series.extremes()) {
             // Whatever the table claims, sampling stays inside the series.
-            let sampled = super::downsample_sorted(&columns, &extremes, None, 40);
+            let sampled = super::downsample_with_extremes(&columns, &extremes, None, 40);
             debug_assert!(sampled.len() <= columns.len());
         }
     }

@@ -113,7 +113,7 @@ impl Histories {
         let Some(columns) = series.columns()? else {
             return Ok(None);
         };
-        Ok(Some(super::downsample_sorted(
+        Ok(Some(super::downsample_with_extremes(
             &columns, &extremes, steps, max_points,
         )))
     }

@@ -20,7 +20,7 @@ pub use extremes::Extremes;
 pub use file::{Columns, SeriesFile, SeriesRef, fuzz_series_file};
 pub use histories::Histories;
 pub use history::MetricHistory;
-pub use sample::{downsample, downsample_in_step_order, downsample_sorted};
+pub use sample::{downsample, downsample_in_step_order, downsample_with_extremes};
 pub use summary::SeriesSummary;
 pub use writer::{FileStats, RAW_UP_TO, SeriesFileWriter};
 

@@ -89,7 +89,7 @@ fn kept_positions(bucket: Range<usize>, found: Extreme) -> Vec<usize> {
 /// binary search on the steps, and a bucket's minimum and maximum come from
 /// `extremes` for the chunks it holds whole. Gives exactly what
 /// [`downsample`] gives for the same points.
-pub fn downsample_sorted(
+pub fn downsample_with_extremes(
     columns: &Columns<'_>,
     extremes: &Extremes<'_>,
     steps: Option<&RangeInclusive<i64>>,
@@ -286,7 +286,7 @@ mod tests {
         let empty = RangeInclusive::new(400, -400);
         for range in [None, Some(-100..=100), Some(empty)] {
             for max_points in [0, 9, 100, 5000] {
-                let got = downsample_sorted(&columns, &extremes, range.as_ref(), max_points);
+                let got = downsample_with_extremes(&columns, &extremes, range.as_ref(), max_points);
                 assert!(got.len() <= points.len());
             }
         }
@@ -349,7 +349,7 @@ mod tests {
                 .collect();
             let want = naive(&kept, max_points);
             let plain = downsample(&kept, max_points);
-            let got = downsample_sorted(&columns, &extremes, range.as_ref(), max_points);
+            let got = downsample_with_extremes(&columns, &extremes, range.as_ref(), max_points);
             let bits = |v: &[MetricPoint]| -> Vec<(i64, i64, u64)> {
                 v.iter().map(|p| (p.step, p.timestamp, p.value.to_bits())).collect()
             };
