@@ -7,12 +7,13 @@
 mod common;
 
 use common::files::copy_tree;
+use common::stores::fill_history_store;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use runstore::import::{diff_json, store_truth_json};
-use runstore::{Durability, Metric, NewRun, Options, Param, RunTag, Store};
+use runstore::{Durability, Options, Store};
 
 const CHECKPOINT_STEPS: [&str; 4] = [
     "checkpoint:series-written",
@@ -57,41 +58,7 @@ fn dying_process() {
 /// A store with a checkpoint, a tail after it, a deleted run and artifacts.
 fn build(root: &Path) {
     let store = Store::open(root, options()).unwrap();
-    let e = store.create_experiment("e", None, &[]).unwrap();
-    let mut runs = Vec::new();
-    for i in 0..4 {
-        let new = NewRun {
-            experiment_id: e.clone(),
-            ..NewRun::default()
-        };
-        let run = store.create_run(new).unwrap().run_id;
-        store
-            .log_param(&run, Param::new("i", i.to_string()))
-            .unwrap();
-        store
-            .log_artifact(&run, "a.txt", format!("artifact {i}").as_bytes())
-            .unwrap();
-        runs.push(run);
-    }
-    for round in 0..6i64 {
-        if round == 3 {
-            store.checkpoint().unwrap();
-        }
-        for run in &runs {
-            let points: Vec<Metric> = (0..20)
-                .map(|s| Metric::new("m", (round * 20 + s) as f64, 9, round * 20 + s))
-                .collect();
-            store
-                .log_batch(
-                    run,
-                    &points,
-                    &[],
-                    &[RunTag::new("round", round.to_string())],
-                )
-                .unwrap();
-        }
-    }
-    store.delete_run(&runs[0]).unwrap();
+    fill_history_store(&store, 4, false);
 }
 
 fn truth(root: &Path) -> serde_json::Value {

@@ -19,12 +19,11 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use common::files::{copy_tree, files_under};
+use common::stores::fill_history_store;
 use runstore::import::{diff_json, store_truth_json};
 use runstore::store::CompactReport;
 use runstore::testing::{self, FaultKind};
-use runstore::{
-    Durability, Error, Metric, NewRun, Options, Param, RunTag, SearchRequest, Store, ViewType,
-};
+use runstore::{Durability, Error, Metric, Options, SearchRequest, Store, ViewType};
 use serde_json::{Value, json};
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -113,37 +112,7 @@ fn options() -> Options {
 /// artifacts.
 fn build(root: &Path) {
     let store = Store::open(root, options()).unwrap();
-    let e = store.create_experiment("e", None, &[]).unwrap();
-    let gone = store.create_experiment("gone", None, &[]).unwrap();
-    let mut runs = Vec::new();
-    for i in 0..5 {
-        let experiment_id = if i == 4 { gone.clone() } else { e.clone() };
-        let new = NewRun {
-            experiment_id,
-            ..NewRun::default()
-        };
-        let run = store.create_run(new).unwrap().run_id;
-        store
-            .log_param(&run, Param::new("i", i.to_string()))
-            .unwrap();
-        let text = format!("artifact {i}");
-        store.log_artifact(&run, "a.txt", text.as_bytes()).unwrap();
-        runs.push(run);
-    }
-    for round in 0..6i64 {
-        if round == 3 {
-            store.checkpoint().unwrap();
-        }
-        for run in &runs {
-            let points: Vec<Metric> = (0..20)
-                .map(|s| Metric::new("m", (round * 20 + s) as f64, 9, round * 20 + s))
-                .collect();
-            let tags = [RunTag::new("round", round.to_string())];
-            store.log_batch(run, &points, &[], &tags).unwrap();
-        }
-    }
-    store.delete_run(&runs[0]).unwrap();
-    store.delete_experiment(&gone).unwrap();
+    fill_history_store(&store, 4, true);
 }
 
 /// Everything a reader can see: the truth document, a few searches (which

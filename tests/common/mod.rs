@@ -4,3 +4,4 @@
 pub mod cases;
 pub mod files;
 pub mod prop;
+pub mod stores;
