@@ -26,8 +26,8 @@ pub mod cli;
 
 pub use error::{Error, ErrorCode, Result};
 pub use model::{
-    Dataset, DatasetInput, Experiment, InputTag, LifecycleStage, Metric, MetricPoint, NewRun,
-    Param, Run, RunInfo, RunRecord, RunStatus, RunTag, ViewType,
+    Dataset, DatasetInput, Experiment, InputTag, LifecycleStage, Metric, MetricMap, MetricPoint,
+    NewRun, Param, Run, RunInfo, RunRecord, RunStatus, RunTag, StringMap, ViewType,
 };
 pub use query::{ExperimentPage, ExperimentSearchRequest, IdPage, SearchPage, SearchRequest};
 pub use series::{Columns, MetricHistory};

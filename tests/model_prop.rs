@@ -320,7 +320,11 @@ fn check(store: &Store, model: &Model) -> Result<(), String> {
             }
         }
         if run.metrics.len() != m.points.len() {
-            return Err(format!("metric keys of {}: {:?}", m.id, run.metrics.keys()));
+            return Err(format!(
+                "metric keys of {}: {:?}",
+                m.id,
+                run.metrics.keys().collect::<Vec<_>>()
+            ));
         }
     }
     Ok(())

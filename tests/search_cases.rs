@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use common::cases::{self, run_dataset_cases};
 use runstore::query::{fuzz_filter, search_experiments_naive, search_runs_naive};
 use runstore::{
-    ErrorCode, Experiment, LifecycleStage, MetricPoint, Run, RunInfo, RunStatus, SearchRequest,
+    ErrorCode, Experiment, LifecycleStage, MetricMap, MetricPoint, Run, RunInfo, RunStatus,
+    SearchRequest, StringMap,
 };
 
 #[test]
@@ -50,9 +51,9 @@ fn run(id: &str, start: i64) -> Run {
             artifact_uri: format!("file:///tmp/1/{id}/artifacts"),
             deleted_time: None,
         },
-        params: BTreeMap::new(),
-        tags: BTreeMap::new(),
-        metrics: BTreeMap::new(),
+        params: StringMap::new(),
+        tags: StringMap::new(),
+        metrics: MetricMap::new(),
         inputs: Vec::new(),
     }
 }
@@ -63,7 +64,7 @@ fn metric(run: &mut Run, key: &str, value: f64) {
         timestamp: 1,
         value,
     };
-    run.metrics.insert(key.into(), point);
+    run.metrics.insert(key, point);
 }
 
 fn ids(runs: &[Run], filter: &str, order_by: &[&str]) -> Vec<String> {
@@ -90,7 +91,7 @@ fn b01_quoted_metric_keys_with_spaces() {
 #[test]
 fn b03_quotes_inside_filter_literals() {
     let mut r1 = run("r1", 1);
-    r1.params.insert("p".into(), "it's".into());
+    r1.params.insert("p", "it's");
     let runs = [r1];
     assert_eq!(ids(&runs, "params.p = \"it's\"", &[]), ["r1"]);
     assert!(ids(&runs, "params.p = 'it''s'", &[]).is_empty());
@@ -129,7 +130,7 @@ fn b05_like_wildcards_are_sql_wildcards() {
         .enumerate()
         .map(|(i, note)| {
             let mut r = run(&format!("r{i}"), 10 - i as i64);
-            r.tags.insert("note".into(), note.to_string());
+            r.tags.insert("note", note);
             r
         })
         .collect();
@@ -156,8 +157,8 @@ fn b07_metric_keys_are_case_sensitive() {
 #[test]
 fn b11_runs_missing_the_order_key_come_last() {
     let mut runs: Vec<Run> = (1..=5).map(|i| run(&format!("r{i}"), i)).collect();
-    runs[0].params.insert("p".into(), "b".into());
-    runs[2].params.insert("p".into(), "a".into());
+    runs[0].params.insert("p", "b");
+    runs[2].params.insert("p", "a");
     assert_eq!(
         ids(&runs, "", &["params.p ASC"]),
         ["r3", "r1", "r5", "r4", "r2"]

@@ -68,7 +68,10 @@ fn run_name_and_tag_stay_in_sync() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir.path().join("s"));
     let id = new_run(&store, "0", "first");
-    assert_eq!(store.get_run(&id).unwrap().tags["mlflow.runName"], "first");
+    assert_eq!(
+        store.get_run(&id).unwrap().tags.get("mlflow.runName"),
+        Some("first")
+    );
 
     store
         .set_tag(&id, RunTag::new("mlflow.runName", "second"))
@@ -80,7 +83,7 @@ fn run_name_and_tag_stay_in_sync() {
         .unwrap();
     let run = store.get_run(&id).unwrap();
     assert_eq!(run.info.run_name, "third");
-    assert_eq!(run.tags["mlflow.runName"], "third");
+    assert_eq!(run.tags.get("mlflow.runName"), Some("third"));
 
     store.delete_tag(&id, "mlflow.runName").unwrap();
     let run = store.get_run(&id).unwrap();
@@ -339,10 +342,10 @@ fn field_report_b07_and_b31_keys_are_exact_and_unicode_safe() {
     let run = open(&path).get_run(&id).unwrap();
     assert_eq!(run.metrics["loss"].value, 1.0);
     assert_eq!(run.metrics["Loss"].value, 2.0);
-    assert_eq!(run.params["学习率"], "中文");
-    assert_eq!(run.tags["emoji"], "🚀");
-    assert_eq!(run.tags["é"], "é");
-    assert_eq!(run.tags["nfd"], "e\u{301}");
+    assert_eq!(run.params.get("学习率"), Some("中文"));
+    assert_eq!(run.tags.get("emoji"), Some("🚀"));
+    assert_eq!(run.tags.get("é"), Some("é"));
+    assert_eq!(run.tags.get("nfd"), Some("e\u{301}"));
     assert_ne!(run.tags["é"], run.tags["nfd"], "no normalisation");
     // A combining mark is not a word character to MLflow either: an NFD key is rejected.
     let store = open(&path);
@@ -399,7 +402,7 @@ fn everything_survives_reopen_with_and_without_checkpoint() {
             .as_str(),
         "deleted"
     );
-    assert_eq!(store.get_run(&ids[7]).unwrap().params["i"], "7");
+    assert_eq!(store.get_run(&ids[7]).unwrap().params.get("i"), Some("7"));
     assert_eq!(
         store.get_experiment_by_name("exp").unwrap().tags["team"],
         "ml"
@@ -426,7 +429,7 @@ fn two_writers_share_a_store_and_readers_follow_them() {
     // the handle has not seen yet catches up by itself.
     b.set_tag(&run_a, RunTag::new("seen-by", "b")).unwrap();
     a.refresh().unwrap();
-    assert_eq!(a.get_run(&run_a).unwrap().tags["seen-by"], "b");
+    assert_eq!(a.get_run(&run_a).unwrap().tags.get("seen-by"), Some("b"));
     assert_eq!(a.get_run(&run_b).unwrap().info.run_name, "from-b");
 
     // Experiment names stay unique across writers.
@@ -445,7 +448,10 @@ fn two_writers_share_a_store_and_readers_follow_them() {
     a.close().unwrap();
     b.close().unwrap();
     let store = open(&path);
-    assert_eq!(store.get_run(&run_a).unwrap().tags["seen-by"], "b");
+    assert_eq!(
+        store.get_run(&run_a).unwrap().tags.get("seen-by"),
+        Some("b")
+    );
     assert_eq!(store.get_run(&run_b).unwrap().info.run_name, "from-b");
 }
 
@@ -461,13 +467,16 @@ fn the_later_write_wins_whatever_order_streams_are_read_in() {
     // a has not seen b's write; its own comes a few milliseconds later.
     std::thread::sleep(std::time::Duration::from_millis(3));
     a.set_tag(&run, RunTag::new("stage", "from-a")).unwrap();
-    assert_eq!(b.get_run(&run).unwrap().tags["stage"], "from-b");
+    assert_eq!(b.get_run(&run).unwrap().tags.get("stage"), Some("from-b"));
     b.refresh().unwrap();
     a.refresh().unwrap();
-    assert_eq!(a.get_run(&run).unwrap().tags["stage"], "from-a");
-    assert_eq!(b.get_run(&run).unwrap().tags["stage"], "from-a");
+    assert_eq!(a.get_run(&run).unwrap().tags.get("stage"), Some("from-a"));
+    assert_eq!(b.get_run(&run).unwrap().tags.get("stage"), Some("from-a"));
     drop((a, b));
-    assert_eq!(open(&path).get_run(&run).unwrap().tags["stage"], "from-a");
+    assert_eq!(
+        open(&path).get_run(&run).unwrap().tags.get("stage"),
+        Some("from-a")
+    );
 }
 
 #[test]

@@ -113,7 +113,7 @@ fn purge_leaves_no_byte_of_an_erased_value_anywhere() {
         assert!(store.get_run(gone).is_err());
     }
     let run = store.get_run(&kept).unwrap();
-    assert_eq!(run.params["p"], "keep");
+    assert_eq!(run.params.get("p"), Some("keep"));
     assert_eq!(store.metric_history(&kept, "loss").unwrap().len(), 1);
 
     // The store stays usable, and stays purged after a reopen.
@@ -184,7 +184,7 @@ fn an_interrupted_purge_is_finished_on_open() {
     let store = Store::open(&root, options()).unwrap();
     assert!(!root.join("REWRITE").exists());
     assert!(store.get_run(&doomed).is_err());
-    assert_eq!(store.get_run(&kept).unwrap().params["p"], "keep");
+    assert_eq!(store.get_run(&kept).unwrap().params.get("p"), Some("keep"));
 
     // A rewrite that was not decided yet is dropped.
     drop(store);

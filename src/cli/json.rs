@@ -158,12 +158,12 @@ pub struct ExperimentsJson {
     pub experiments: Vec<ExperimentJson>,
 }
 
-fn key_values<'a>(pairs: impl IntoIterator<Item = (&'a String, &'a String)>) -> Vec<KeyValue> {
+fn key_values<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<KeyValue> {
     pairs
         .into_iter()
         .map(|(key, value)| KeyValue {
-            key: key.clone(),
-            value: value.clone(),
+            key: key.to_string(),
+            value: value.to_string(),
         })
         .collect()
 }
@@ -181,7 +181,12 @@ fn dataset(d: &Dataset) -> DatasetJson {
 
 fn dataset_input(input: &DatasetInput) -> DatasetInputJson {
     DatasetInputJson {
-        tags: key_values(input.tags.iter().map(|t| (&t.key, &t.value))),
+        tags: key_values(
+            input
+                .tags
+                .iter()
+                .map(|t| (t.key.as_str(), t.value.as_str())),
+        ),
         dataset: dataset(&input.dataset),
     }
 }
@@ -241,7 +246,7 @@ pub fn experiment(e: &Experiment) -> ExperimentJson {
         lifecycle_stage: e.lifecycle_stage.as_str(),
         last_update_time: e.last_update_time,
         creation_time: e.creation_time,
-        tags: key_values(&e.tags),
+        tags: key_values(e.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
     }
 }
 

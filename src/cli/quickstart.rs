@@ -144,7 +144,7 @@ fn run_with_longest_history(
         for key in run.metrics.keys() {
             let len = store.metric_history(&run.info.run_id, key)?.len();
             if best.as_ref().is_none_or(|(n, _, _)| len > *n) {
-                best = Some((len, run.info.run_id.clone(), key.clone()));
+                best = Some((len, run.info.run_id.clone(), key.to_string()));
             }
         }
     }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::args::{Command, View};
 use super::{CliError, Context, Format, json, plot, table};
 use crate::error::{Error, ErrorCode};
-use crate::model::{Run, ViewType};
+use crate::model::{Run, StringMap, ViewType};
 use crate::query::{SearchPage, SearchRequest};
 use crate::store::Store;
 
@@ -139,15 +139,15 @@ fn runs_table(runs: &[Run], order_by: &[String]) -> String {
                 .to_string()
         })
         .collect();
-    let mut counts: BTreeMap<&String, usize> = BTreeMap::new();
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for key in runs.iter().flat_map(|r| r.metrics.keys()) {
         *counts.entry(key).or_default() += 1;
     }
-    let mut common: Vec<(&String, usize)> = counts.into_iter().collect();
+    let mut common: Vec<(&str, usize)> = counts.into_iter().collect();
     common.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     for (key, _) in common {
-        if keys.len() < 3 && !keys.contains(key) {
-            keys.push(key.clone());
+        if keys.len() < 3 && !keys.iter().any(|k| k == key) {
+            keys.push(key.to_string());
         }
     }
     keys.truncate(3);
@@ -205,7 +205,7 @@ fn show(ctx: &Context, run_id: &str) -> Result<(), CliError> {
     let metrics: Vec<Vec<String>> = run
         .metrics
         .iter()
-        .map(|(k, p)| vec![k.clone(), table::number(p.value), p.step.to_string()])
+        .map(|(k, p)| vec![k.to_string(), table::number(p.value), p.step.to_string()])
         .collect();
     say!(
         "\n{}",
@@ -220,13 +220,13 @@ fn show(ctx: &Context, run_id: &str) -> Result<(), CliError> {
 }
 
 /// Key-value rows, with multi-line values cut to their first line.
-fn pairs(map: &BTreeMap<String, String>) -> Vec<Vec<String>> {
-    let first_line = |v: &String| match v.lines().count() {
-        0 | 1 => v.clone(),
+fn pairs(map: &StringMap) -> Vec<Vec<String>> {
+    let first_line = |v: &str| match v.lines().count() {
+        0 | 1 => v.to_string(),
         _ => format!("{} ...", v.lines().next().unwrap_or("")),
     };
     map.iter()
-        .map(|(k, v)| vec![k.clone(), first_line(v)])
+        .map(|(k, v)| vec![k.to_string(), first_line(v)])
         .collect()
 }
 
@@ -262,8 +262,16 @@ pub fn compare(store: &Store, run_ids: &[String], format: Format) -> Result<Stri
         .map(|id| store.get_run(id))
         .collect::<Result<_, Error>>()?;
 
-    let params = rows(&runs, |r| &r.params, |v| v.clone());
-    let metrics = rows(&runs, |r| &r.metrics, |p| json::Double(p.value));
+    let params = rows(
+        &runs,
+        |r| r.params.keys().collect(),
+        |r, key| r.params.get(key).map(str::to_string),
+    );
+    let metrics = rows(
+        &runs,
+        |r| r.metrics.keys().collect(),
+        |r, key| r.metrics.get(key).map(|p| json::Double(p.value)),
+    );
     if format == Format::Json {
         let value = serde_json::json!({
             "run_ids": run_ids,
@@ -288,19 +296,18 @@ struct Row<T> {
     differs: bool,
 }
 
-fn rows<V, T: PartialEq>(
-    runs: &[Run],
-    field: impl Fn(&Run) -> &BTreeMap<String, V>,
-    value: impl Fn(&V) -> T,
+fn rows<'r, T: PartialEq>(
+    runs: &'r [Run],
+    keys: impl Fn(&'r Run) -> Vec<&'r str>,
+    value: impl Fn(&Run, &str) -> Option<T>,
 ) -> Vec<Row<T>> {
-    let keys: BTreeSet<&String> = runs.iter().flat_map(|r| field(r).keys()).collect();
+    let keys: BTreeSet<&str> = runs.iter().flat_map(keys).collect();
     keys.into_iter()
         .map(|key| {
-            let values: Vec<Option<T>> =
-                runs.iter().map(|r| field(r).get(key).map(&value)).collect();
+            let values: Vec<Option<T>> = runs.iter().map(|r| value(r, key)).collect();
             let differs = values.windows(2).any(|w| w[0] != w[1]);
             Row {
-                key: key.clone(),
+                key: key.to_string(),
                 values,
                 differs,
             }

@@ -159,7 +159,7 @@ pub fn store_truth_json(store: &crate::Store) -> crate::Result<Value> {
         let values: Map<String, Value> = run
             .metrics
             .iter()
-            .map(|(k, p)| (k.clone(), float_json(p.value)))
+            .map(|(k, p)| (k.to_string(), float_json(p.value)))
             .collect();
         latest.insert(run_id.clone(), Value::Object(values));
         let artifacts = store

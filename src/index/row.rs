@@ -141,6 +141,7 @@ pub struct Row<'a> {
 pub type Entry<'a> = (u32, Option<&'a str>, u64);
 
 /// The entries of a params or tags list, in order; ends early on damage.
+#[derive(Clone)]
 pub struct Entries<'a> {
     cursor: Cursor<'a>,
     left: u32,
@@ -177,6 +178,88 @@ impl<'a> Entries<'a> {
             self.next()?;
         }
         Some(self.cursor)
+    }
+
+    /// Entries not yet read.
+    pub fn remaining(&self) -> usize {
+        self.left as usize
+    }
+
+    /// The tags, read on from the end of the params (what is left of
+    /// them is skipped); empty if the record is damaged.
+    pub fn then_tags(self) -> Entries<'a> {
+        let fallback = self.cursor.clone();
+        match self.skip() {
+            Some(c) => Entries::at(c),
+            None => Entries {
+                cursor: fallback,
+                left: 0,
+            },
+        }
+    }
+
+    /// The latest metrics, read on from the end of the tags; empty if the
+    /// record is damaged.
+    pub fn then_metrics(self) -> Points<'a> {
+        let fallback = self.cursor.clone();
+        match self.skip() {
+            Some(c) => Points::at(c),
+            None => Points {
+                cursor: fallback,
+                left: 0,
+            },
+        }
+    }
+}
+
+/// The latest metric points of a record by key id; ends early on damage.
+pub struct Points<'a> {
+    cursor: Cursor<'a>,
+    left: u32,
+}
+
+impl Iterator for Points<'_> {
+    type Item = (u32, MetricPoint);
+
+    fn next(&mut self) -> Option<(u32, MetricPoint)> {
+        if self.left == 0 {
+            return None;
+        }
+        let c = &mut self.cursor;
+        let entry = (|| {
+            let key = c.u32()?;
+            let point = MetricPoint {
+                step: c.u64()? as i64,
+                timestamp: c.u64()? as i64,
+                value: f64::from_bits(c.u64()?),
+            };
+            Some((key, point))
+        })();
+        self.left = if entry.is_some() { self.left - 1 } else { 0 };
+        entry
+    }
+}
+
+impl<'a> Points<'a> {
+    fn at(mut cursor: Cursor<'a>) -> Points<'a> {
+        let left = cursor.u32().unwrap_or(0);
+        Points { cursor, left }
+    }
+
+    /// Points not yet read.
+    pub fn remaining(&self) -> usize {
+        self.left as usize
+    }
+
+    /// The dataset inputs' JSON, read on from the end of the metrics
+    /// (empty when the run has none or the record is damaged).
+    pub fn then_inputs_json(mut self) -> &'a str {
+        while self.left > 0 {
+            if self.next().is_none() {
+                return "";
+            }
+        }
+        self.cursor.opt_str().flatten().unwrap_or("")
     }
 }
 
@@ -217,13 +300,7 @@ impl<'a> Row<'a> {
 
     /// The tags (tombstones included), in key name order.
     pub fn tags(&self) -> Entries<'a> {
-        match self.params().skip() {
-            Some(c) => Entries::at(c),
-            None => Entries {
-                cursor: self.lists.clone(),
-                left: 0,
-            },
-        }
+        self.params().then_tags()
     }
 
     /// The value of param key `key`.
@@ -236,32 +313,13 @@ impl<'a> Row<'a> {
         self.tags().find(|&(k, _, _)| k == key)?.1
     }
 
-    /// Latest metric points by key id, and the cursor after them.
-    fn read_metrics(&self) -> Option<(Vec<(u32, MetricPoint)>, Cursor<'a>)> {
-        let mut c = self.tags().skip()?;
-        let n = c.u32()?;
-        let mut out = Vec::with_capacity(n.min(64) as usize);
-        for _ in 0..n {
-            let key = c.u32()?;
-            let point = MetricPoint {
-                step: c.u64()? as i64,
-                timestamp: c.u64()? as i64,
-                value: f64::from_bits(c.u64()?),
-            };
-            out.push((key, point));
-        }
-        Some((out, c))
-    }
-
     pub fn metrics(&self) -> Vec<(u32, MetricPoint)> {
-        self.read_metrics().map(|(m, _)| m).unwrap_or_default()
+        self.tags().then_metrics().collect()
     }
 
     /// The dataset inputs' JSON (empty when the run has none).
     pub fn inputs_json(&self) -> &'a str {
-        self.read_metrics()
-            .and_then(|(_, mut c)| c.opt_str().flatten())
-            .unwrap_or("")
+        self.tags().then_metrics().then_inputs_json()
     }
 }
 

@@ -17,12 +17,13 @@ use std::sync::Arc;
 use roaring::RoaringBitmap;
 
 use super::frozen::Frozen;
-use super::row::{Entries, Row};
+use super::row::{Entry, Row};
 use super::view::{KeyView, MetricView, RunRef};
 use super::{Dict, MetricIndex, Ordinal, StringIndex};
 use crate::error::Result;
 use crate::model::{
-    DatasetInput, Experiment, LifecycleStage, MetricPoint, Run, RunInfo, RunStatus,
+    DatasetInput, Experiment, LifecycleStage, MetricMap, MetricPoint, Run, RunInfo, RunStatus,
+    StringMap,
 };
 
 /// The id of `key` in `keys`, with an index for it in `indexes`.
@@ -713,49 +714,34 @@ impl RunTable {
         {
             return self.frozen_run(base, ord, &row);
         }
-        let live = |slots: Vec<(u32, Option<&str>, u64)>, keys: &Dict| {
-            slots
-                .into_iter()
-                .filter_map(|(k, v, _)| Some((keys.resolve(k).to_string(), v?.to_string())))
-                .collect()
-        };
-        let metrics = self
-            .metrics_of(ord)
-            .into_iter()
-            .map(|(k, p)| (self.metric_keys.resolve(k).to_string(), p))
-            .collect();
+        let metrics = self.metrics_of(ord);
         Run {
             info: self.info(ord),
-            params: live(self.param_slots(ord), &self.param_keys),
-            tags: live(self.tag_slots(ord), &self.tag_keys),
-            metrics,
+            params: string_map(&mut self.param_slots(ord).into_iter(), &self.param_keys),
+            tags: string_map(&mut self.tag_slots(ord).into_iter(), &self.tag_keys),
+            metrics: metric_map(metrics.iter().copied(), metrics.len(), &self.metric_keys),
             inputs: self.get(ord).inputs(),
         }
     }
 
-    /// A frozen run from its record, read once.
+    /// A frozen run from its record, its lists read in one pass.
     fn frozen_run(&self, base: &Frozen, ord: Ordinal, row: &Row<'_>) -> Run {
-        // Records list keys in name order, which collecting into a map
-        // checks in one pass rather than sorting again.
-        let named = |entries: Entries<'_>, keys: &Dict| {
-            entries
-                .filter_map(|(k, v, _)| Some((keys.resolve(k).to_string(), v?.to_string())))
-                .collect()
-        };
-        let metrics = row
-            .metrics()
-            .into_iter()
-            .map(|(k, p)| (self.metric_keys.resolve(k).to_string(), p))
-            .collect();
-        let inputs = match row.inputs_json() {
+        let mut params = row.params();
+        let param_map = string_map(&mut params, &self.param_keys);
+        let mut tags = params.then_tags();
+        let tag_map = string_map(&mut tags, &self.tag_keys);
+        let mut metrics = tags.then_metrics();
+        let count = metrics.remaining();
+        let metric_map = metric_map(metrics.by_ref(), count, &self.metric_keys);
+        let inputs = match metrics.then_inputs_json() {
             "" => Vec::new(),
             json => base.parse_inputs(ord, json),
         };
         Run {
             info: self.frozen_info(base, ord, row),
-            params: named(row.params(), &self.param_keys),
-            tags: named(row.tags(), &self.tag_keys),
-            metrics,
+            params: param_map,
+            tags: tag_map,
+            metrics: metric_map,
             inputs,
         }
     }
@@ -858,6 +844,45 @@ fn live_row_mut<'a>(
 }
 
 /// Key ids, value strings and clocks of live slots.
+/// Room for a map's keys, which the records hold as ids: a guess that
+/// covers typical key names, so that most maps are built without growing.
+const KEY_BYTES_GUESS: usize = 24;
+
+/// The params or tags `entries` (key id, value or tombstone, clock) as a
+/// shown run has them: tombstones left out, keys by name. Records list
+/// keys in name order, so the map is built by appending.
+fn string_map<'a>(
+    entries: &mut (impl Iterator<Item = Entry<'a>> + Clone),
+    keys: &Dict,
+) -> StringMap {
+    let (count, value_bytes) = entries
+        .clone()
+        .fold((0, 0), |(n, bytes), (_, v, _)| match v {
+            Some(v) => (n + 1, bytes + v.len()),
+            None => (n, bytes),
+        });
+    let mut map = StringMap::with_capacity(count, value_bytes + count * KEY_BYTES_GUESS);
+    for (k, v, _) in entries {
+        if let Some(v) = v {
+            map.insert(keys.resolve(k), v);
+        }
+    }
+    map
+}
+
+/// Latest metric points by key id as a shown run has them, keys by name.
+fn metric_map(
+    points: impl Iterator<Item = (u32, MetricPoint)>,
+    count: usize,
+    keys: &Dict,
+) -> MetricMap {
+    let mut map = MetricMap::with_capacity(count, count * KEY_BYTES_GUESS);
+    for (k, point) in points {
+        map.insert(keys.resolve(k), point);
+    }
+    map
+}
+
 fn resolve<'a>(slots: &[Slot], indexes: &'a [StringIndex]) -> Vec<(u32, Option<&'a str>, u64)> {
     slots
         .iter()

@@ -3,10 +3,12 @@
 //!
 //! Nothing here touches a file; the types are shared by every layer above.
 
+mod maps;
 mod names;
 mod types;
 mod validate;
 
+pub use maps::{Iter, MetricMap, StringIter, StringMap};
 pub use names::{new_run_id, random_run_name};
 pub use types::*;
 pub use validate::*;

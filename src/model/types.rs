@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::{MetricMap, StringMap};
 use crate::error::{Error, Result};
 
 /// Status of a run, with MLflow's numbering.
@@ -295,10 +296,10 @@ impl DatasetInput {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Run {
     pub info: RunInfo,
-    pub params: BTreeMap<String, String>,
-    pub tags: BTreeMap<String, String>,
+    pub params: StringMap,
+    pub tags: StringMap,
     /// Latest value of each metric key by MLflow's rule, with its step and time.
-    pub metrics: BTreeMap<String, MetricPoint>,
+    pub metrics: MetricMap,
     pub inputs: Vec<DatasetInput>,
 }
 

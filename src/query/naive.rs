@@ -97,7 +97,7 @@ pub fn clause_matches(run: &Run, clause: &Clause) -> bool {
         Target::Attribute(a) => {
             let stored = match a {
                 Attribute::RunId => Some(run.info.run_id.as_str()),
-                Attribute::RunName => run.tags.get(RUN_NAME_TAG).map(String::as_str),
+                Attribute::RunName => run.tags.get(RUN_NAME_TAG),
                 Attribute::Status => Some(run.info.status.as_str()),
                 Attribute::UserId => Some(run.info.user_id.as_str()),
                 _ => Some(run.info.artifact_uri.as_str()),
@@ -174,7 +174,7 @@ pub fn compare_str(op: Comparator, stored: &str, value: &Value) -> bool {
 }
 
 /// A param or tag clause: a missing key matches only IS NULL.
-pub fn compare_optional_str(op: Comparator, stored: Option<&String>, value: &Value) -> bool {
+pub fn compare_optional_str(op: Comparator, stored: Option<&str>, value: &Value) -> bool {
     match (op, stored) {
         (Comparator::IsNull, s) => s.is_none(),
         (Comparator::IsNotNull, s) => s.is_some(),
@@ -208,7 +208,7 @@ impl SortValue<'_> {
 
 /// The value of `target` that `run` sorts by (run_name from the RunInfo).
 pub fn sort_value<'a>(run: &'a Run, target: &Target) -> SortValue<'a> {
-    let text = |s: Option<&'a String>| s.map_or(SortValue::Missing, |s| SortValue::Text(s));
+    let text = |s: Option<&'a str>| s.map_or(SortValue::Missing, SortValue::Text);
     match target {
         Target::Metric(key) => match run.metrics.get(key) {
             Some(p) if p.value.is_nan() => SortValue::NaN,
@@ -315,7 +315,9 @@ fn experiment_matches(
         ExperimentTarget::ExperimentId => compare_str(op, &exp.experiment_id, value),
         ExperimentTarget::CreationTime => time(exp.creation_time),
         ExperimentTarget::LastUpdateTime => time(exp.last_update_time),
-        ExperimentTarget::Tag(key) => compare_optional_str(op, exp.tags.get(key), value),
+        ExperimentTarget::Tag(key) => {
+            compare_optional_str(op, exp.tags.get(key).map(String::as_str), value)
+        }
     }
 }
 

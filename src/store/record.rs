@@ -305,8 +305,8 @@ impl RunRec {
     pub fn from_run(run: crate::model::Run) -> RunRec {
         RunRec::from_record(&crate::model::RunRecord {
             info: run.info,
-            params: run.params,
-            tags: run.tags,
+            params: run.params.to_btree(),
+            tags: run.tags.to_btree(),
             metrics: Default::default(),
             inputs: run.inputs,
         })

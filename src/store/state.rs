@@ -270,8 +270,8 @@ impl State {
             .collect::<crate::error::Result<_>>()?;
         Ok(crate::model::RunRecord {
             info: run.info,
-            params: run.params,
-            tags: run.tags,
+            params: run.params.to_btree(),
+            tags: run.tags.to_btree(),
             metrics,
             inputs: run.inputs,
         })

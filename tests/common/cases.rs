@@ -11,7 +11,7 @@ use runstore::model::CONTEXT_TAG;
 use runstore::query::token::decode_token;
 use runstore::{
     Dataset, DatasetInput, Experiment, InputTag, LifecycleStage, MetricPoint, Result, Run, RunInfo,
-    RunRecord, RunStatus, SearchPage, SearchRequest, ViewType,
+    RunRecord, RunStatus, SearchPage, SearchRequest, StringMap, ViewType,
 };
 use serde_json::Value as Json;
 
@@ -217,8 +217,8 @@ pub fn to_run(record: &RunRecord) -> Run {
         .collect();
     Run {
         info: record.info.clone(),
-        params: record.params.clone(),
-        tags: record.tags.clone(),
+        params: StringMap::from(&record.params),
+        tags: StringMap::from(&record.tags),
         metrics,
         inputs: record.inputs.clone(),
     }
