@@ -322,6 +322,28 @@ impl Frozen {
             .flatten()
     }
 
+    /// Loads into the cache what building runs `ords` reads: their
+    /// records, flags, times and experiments, each a load that does not
+    /// wait on another, so that a page's cache misses overlap instead of
+    /// coming one at a time as each run is built. Returns a sum of what it
+    /// read, for `black_box`.
+    pub fn touch(&self, ords: &[Ordinal]) -> u64 {
+        let flags = Bytes::new(self.bytes(self.meta.flags));
+        let ends = U64s::new(self.bytes(self.meta.end_time));
+        let experiments = U32s::new(self.bytes(self.meta.experiment));
+        let mut sum = 0u64;
+        for &ord in ords {
+            let i = ord as usize;
+            sum = sum
+                .wrapping_add(u64::from(flags.get(i).unwrap_or(0)))
+                .wrapping_add(ends.get(i).unwrap_or(0))
+                .wrapping_add(u64::from(experiments.get(i).unwrap_or(0)))
+                .wrapping_add(self.start_time(ord) as u64);
+        }
+        let rows = self.strings(self.meta.rows);
+        sum.wrapping_add(rows.touch(ords.iter().map(|&ord| ord as usize)))
+    }
+
     /// The record of run `ord`; `None` only if the image is damaged (which
     /// open's checksum pass rules out).
     pub fn row(&self, ord: Ordinal) -> Option<Row<'_>> {

@@ -439,6 +439,11 @@ pub fn offset_width(wide: bool) -> usize {
     if wide { 8 } else { 4 }
 }
 
+/// Entries [`Strings::touch`] loads per stage: enough to keep the memory
+/// system busy, few enough that what one stage loads is still cached when
+/// the next reads it.
+const TOUCH_BATCH: usize = 32;
+
 /// Strings stored end to end, with `n + 1` offsets into the blob.
 #[derive(Debug, Clone, Copy)]
 pub struct Strings<'a> {
@@ -479,6 +484,32 @@ impl<'a> Strings<'a> {
 
     pub fn len(&self) -> usize {
         self.offsets.len().saturating_sub(1)
+    }
+
+    /// Loads the first and last bytes of entries `ids` into the cache, all
+    /// the offsets first and then all the bytes: each stage is loads that do
+    /// not wait on one another, so their cache misses overlap rather than
+    /// queue. Returns a sum of what it read, for the caller to pass to
+    /// `black_box` so that the loads are kept.
+    pub fn touch(&self, ids: impl Iterator<Item = usize>) -> u64 {
+        let mut sum = 0u64;
+        let mut spans = [(0usize, 0usize); TOUCH_BATCH];
+        let mut ids = ids.peekable();
+        while ids.peek().is_some() {
+            let mut n = 0;
+            for (span, i) in spans.iter_mut().zip(ids.by_ref()) {
+                let start = self.offsets.get(i).unwrap_or(0);
+                let end = self.offsets.get(i + 1).unwrap_or(0);
+                *span = (start as usize, end as usize);
+                n += 1;
+            }
+            for &(start, end) in &spans[..n] {
+                let first = self.blob.get(start).copied().unwrap_or(0);
+                let last = self.blob.get(end.wrapping_sub(1)).copied().unwrap_or(0);
+                sum = sum.wrapping_add(u64::from(first) + u64::from(last));
+            }
+        }
+        sum
     }
 
     /// The bytes of entry `i`, `None` when out of range or damaged.

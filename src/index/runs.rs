@@ -706,6 +706,12 @@ impl RunTable {
 
     // ---- reading whole runs ----
 
+    /// Loads into the cache what building frozen runs `ords` reads (see
+    /// [`Frozen::touch`]); a sum of what it read, for `black_box`.
+    pub fn touch(&self, ords: &[Ordinal]) -> u64 {
+        self.base.as_ref().map_or(0, |base| base.touch(ords))
+    }
+
     /// The run as MLflow's `get_run` shows it.
     pub fn run(&self, ord: Ordinal) -> Run {
         if self.live(ord).is_none()
