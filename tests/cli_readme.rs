@@ -40,10 +40,19 @@ fn readme_library_example_runs() -> runstore::Result<()> {
         filter: Some("metrics.loss < 0.3 and params.lr = '0.01'".into()),
         ..SearchRequest::default()
     })?;
-    println!("{} runs", page.runs.len());
+    for run in &page.runs {
+        let lr = run.params.get("lr"); // Option<&str>
+        let loss = run.metrics.get("loss").map(|p| p.value); // latest point
+        println!("{} lr={lr:?} loss={loss:?}", run.info.run_name);
+    }
     store.close()?;
 
     assert_eq!(page.runs.len(), 1);
     assert_eq!(page.runs[0].info.run_id, run.run_id);
+    assert_eq!(page.runs[0].params.get("lr"), Some("0.01"));
+    assert_eq!(
+        page.runs[0].metrics.get("loss").map(|p| p.value),
+        Some(0.25)
+    );
     Ok(())
 }

@@ -130,13 +130,17 @@ fn walk(
     let mut found: Vec<Ordinal> = Vec::new();
     let step = (n / 32).clamp(16, BLOCK);
     let mut block: Vec<Ordinal> = Vec::with_capacity(step);
+    let mut dense: Option<DenseSet> = None;
+    let mut decided = false;
 
     for first in (0..n).step_by(step) {
         block.clear();
         let end = (first + step).min(n);
-        for i in first..end {
-            let at = if descending { i } else { n - 1 - i };
-            block.extend(order.get(at).filter(|ord| within.contains(*ord)));
+        let positions = (first..end).map(|i| if descending { i } else { n - 1 - i });
+        let ords = positions.filter_map(|at| order.get(at));
+        match &dense {
+            Some(set) => block.extend(ords.filter(|&ord| set.contains(ord))),
+            None => block.extend(ords.filter(|&ord| within.contains(ord))),
         }
         looked += block.len() as u64;
         let mut sorted = block.clone();
@@ -152,8 +156,91 @@ fn walk(
         if looked > budget {
             return None;
         }
+        // Past its first block, the walk knows its rate of matches: when
+        // it has more positions left to test than building plain bits of
+        // `within` marks, testing against those bits repays building them.
+        if !decided {
+            decided = true;
+            let left = positions_left(found.len(), wanted, end, n);
+            if DenseSet::marks(within, n as u32) < left {
+                dense = Some(DenseSet::new(within, n as u32));
+            }
+        }
     }
     Some(found)
+}
+
+/// About how many more positions of the start-time order a walk that has
+/// found `found` matches in its first `walked` will pass before it has
+/// `wanted`, at the rate it found them so far (all the rest when it found
+/// none).
+fn positions_left(found: usize, wanted: usize, walked: usize, n: usize) -> usize {
+    let rest = n.saturating_sub(walked);
+    if found == 0 {
+        return rest;
+    }
+    let needed = wanted.saturating_sub(found) as f64 * walked as f64 / found as f64;
+    (needed as usize).min(rest)
+}
+
+/// A set of ordinals below a bound as one bit each: a membership test is
+/// one load, where a roaring bitmap first searches its containers (and an
+/// array container its values). The bits are of the smaller of the set
+/// and its complement, so building it marks at most half the ordinals.
+struct DenseSet {
+    words: Vec<u64>,
+    /// The bits are of the ordinals *not* in the set.
+    inverted: bool,
+    /// Ordinals from here on are not in the set.
+    bound: u32,
+}
+
+impl DenseSet {
+    /// How many bits building the set for `set` marks. Marking a bit costs
+    /// less than a roaring membership test, but not many times less.
+    fn marks(set: &RoaringBitmap, bound: u32) -> usize {
+        let members = members_below(set, bound);
+        members.min(u64::from(bound) - members) as usize
+    }
+
+    fn new(set: &RoaringBitmap, bound: u32) -> DenseSet {
+        let inverted = members_below(set, bound) > u64::from(bound) / 2;
+        let mut words = vec![0u64; (bound as usize).div_ceil(64)];
+        let mut mark = |ord: u32| {
+            if let Some(word) = words.get_mut(ord as usize / 64) {
+                *word |= 1 << (ord % 64);
+            }
+        };
+        if inverted {
+            let mut outside = RoaringBitmap::new();
+            outside.insert_range(0..bound);
+            outside -= set;
+            outside.iter().for_each(&mut mark);
+        } else {
+            set.range(..bound).for_each(&mut mark);
+        }
+        DenseSet {
+            words,
+            inverted,
+            bound,
+        }
+    }
+
+    fn contains(&self, ord: u32) -> bool {
+        if ord >= self.bound {
+            return false;
+        }
+        let bit = self
+            .words
+            .get(ord as usize / 64)
+            .is_some_and(|word| word >> (ord % 64) & 1 == 1);
+        bit != self.inverted
+    }
+}
+
+/// Members of `set` below `bound`.
+fn members_below(set: &RoaringBitmap, bound: u32) -> u64 {
+    bound.checked_sub(1).map_or(0, |last| set.rank(last))
 }
 
 /// Whether `found` holds more than `wanted` matches and the walk, now at
@@ -164,4 +251,39 @@ fn passed_page(table: &RunTable, found: &[Ordinal], wanted: usize, last: Option<
         return false;
     };
     found.len() > wanted && table.start_time(last) != table.start_time(edge)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dense_sets_hold_what_the_bitmap_holds_below_the_bound() {
+        let bound = 200;
+        let sparse: RoaringBitmap = [0, 5, 63, 64, 130, 199, 250].into_iter().collect();
+        let mut full = RoaringBitmap::new();
+        full.insert_range(0..300);
+        full.remove(64);
+        full.remove(199);
+        for (set, inverted) in [(&sparse, false), (&full, true)] {
+            let dense = DenseSet::new(set, bound);
+            assert_eq!(dense.inverted, inverted);
+            for ord in 0..300 {
+                let want = ord < bound && set.contains(ord);
+                assert_eq!(dense.contains(ord), want, "ordinal {ord}");
+            }
+        }
+        // Six members of `sparse` are below the bound; 198 of `full` are,
+        // so its two gaps are what is marked.
+        assert_eq!(DenseSet::marks(&sparse, bound), 6);
+        assert_eq!(DenseSet::marks(&full, bound), 2);
+    }
+
+    #[test]
+    fn positions_left_follow_the_rate_so_far() {
+        assert_eq!(positions_left(10, 100, 1000, 1_000_000), 9000);
+        assert_eq!(positions_left(0, 100, 1000, 5000), 4000);
+        assert_eq!(positions_left(1, 100, 1000, 5000), 4000);
+        assert_eq!(positions_left(200, 100, 1000, 5000), 0);
+    }
 }
