@@ -107,8 +107,8 @@ impl<V> Sorted<V> {
         Some(self.entries.remove(i).1)
     }
 
-    fn iter(&self) -> Iter<'_, V> {
-        Iter {
+    fn iter(&self) -> MapIter<'_, V> {
+        MapIter {
             text: &self.text,
             entries: self.entries.iter(),
         }
@@ -116,12 +116,12 @@ impl<V> Sorted<V> {
 }
 
 /// Entries of a map in key order, each key with what it holds.
-pub struct Iter<'a, V> {
+pub struct MapIter<'a, V> {
     text: &'a str,
     entries: std::slice::Iter<'a, (Span, V)>,
 }
 
-impl<'a, V> Iterator for Iter<'a, V> {
+impl<'a, V> Iterator for MapIter<'a, V> {
     type Item = (&'a str, &'a V);
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -134,18 +134,18 @@ impl<'a, V> Iterator for Iter<'a, V> {
     }
 }
 
-impl<V> DoubleEndedIterator for Iter<'_, V> {
+impl<V> DoubleEndedIterator for MapIter<'_, V> {
     fn next_back(&mut self) -> Option<Self::Item> {
         let (key, v) = self.entries.next_back()?;
         Some((text_at(self.text, *key), v))
     }
 }
 
-impl<V> ExactSizeIterator for Iter<'_, V> {}
+impl<V> ExactSizeIterator for MapIter<'_, V> {}
 
 /// A [`StringMap`]'s `(key, value)` pairs in key order.
 pub struct StringIter<'a> {
-    inner: Iter<'a, Span>,
+    inner: MapIter<'a, Span>,
 }
 
 impl<'a> Iterator for StringIter<'a> {
@@ -348,7 +348,7 @@ impl MetricMap {
     }
 
     /// `(key, point)` pairs in key order.
-    pub fn iter(&self) -> Iter<'_, MetricPoint> {
+    pub fn iter(&self) -> MapIter<'_, MetricPoint> {
         self.inner.iter()
     }
 
@@ -387,7 +387,7 @@ impl<K: AsRef<str>> FromIterator<(K, MetricPoint)> for MetricMap {
 
 impl<'a> IntoIterator for &'a MetricMap {
     type Item = (&'a str, &'a MetricPoint);
-    type IntoIter = Iter<'a, MetricPoint>;
+    type IntoIter = MapIter<'a, MetricPoint>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.iter()

@@ -8,7 +8,7 @@ mod names;
 mod types;
 mod validate;
 
-pub use maps::{Iter, MetricMap, StringIter, StringMap};
+pub use maps::{MapIter, MetricMap, StringIter, StringMap};
 pub use names::{new_run_id, random_run_name};
 pub use types::*;
 pub use validate::*;
