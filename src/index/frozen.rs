@@ -13,6 +13,7 @@
 //! run table's in-memory part, which shadows the frozen copy of any run it
 //! changed (see `runs.rs`).
 
+use std::ops::Range;
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -294,9 +295,11 @@ impl Frozen {
         }
     }
 
-    /// Calls `f(ordinal, start time)` for every run, in ordinal order.
-    pub fn for_each_start_time(&self, mut f: impl FnMut(Ordinal, i64)) {
-        for (i, &t) in self.start_times.iter().enumerate() {
+    /// Calls `f(ordinal, start time)` for the runs of ordinals `range`, in
+    /// ordinal order.
+    pub fn for_each_start_time(&self, range: Range<usize>, mut f: impl FnMut(Ordinal, i64)) {
+        let times = self.start_times.get(range.clone()).unwrap_or_default();
+        for (i, &t) in range.zip(times) {
             f(i as Ordinal, t);
         }
     }
@@ -721,11 +724,18 @@ impl<'a> FrozenMetric<'a> {
         self.present
     }
 
-    /// Calls `f(ordinal, value)` for every run having the key, in ordinal
-    /// order: one pass over the two columns, no bitmap walked.
-    pub fn for_each(&self, mut f: impl FnMut(Ordinal, f64)) {
-        let values = self.latest.as_bytes().chunks_exact(8);
-        for (i, (&has, value)) in self.has.as_slice().iter().zip(values).enumerate() {
+    /// Calls `f(ordinal, value)` for the runs of ordinals `range` having
+    /// the key, in ordinal order: one pass over the two columns, no bitmap
+    /// walked.
+    pub fn for_each(&self, range: Range<usize>, mut f: impl FnMut(Ordinal, f64)) {
+        let has = self.has.as_slice().get(range.clone()).unwrap_or_default();
+        let values = self
+            .latest
+            .as_bytes()
+            .get(range.start.saturating_mul(8)..range.end.saturating_mul(8))
+            .unwrap_or_default()
+            .chunks_exact(8);
+        for (i, (&has, value)) in range.zip(has.iter().zip(values)) {
             if has == 1 {
                 let mut le = [0u8; 8];
                 le.copy_from_slice(value);

@@ -3,6 +3,7 @@
 //! runs) and its live part.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use roaring::RoaringBitmap;
 
@@ -340,12 +341,12 @@ impl<'a> MetricView<'a> {
         }
     }
 
-    /// Calls `f(ordinal, value)` for every frozen run having the key and
-    /// not shadowed, by a pass over its columns.
-    pub fn for_each_frozen(&self, mut f: impl FnMut(Ordinal, f64)) {
+    /// Calls `f(ordinal, value)` for the frozen runs of ordinals `range`
+    /// having the key and not shadowed, by a pass over its columns.
+    pub fn for_each_frozen(&self, range: Range<usize>, mut f: impl FnMut(Ordinal, f64)) {
         if let Some(frozen) = self.frozen {
             let shadowed = !self.shadow.is_empty();
-            frozen.for_each(|ord, v| {
+            frozen.for_each(range, |ord, v| {
                 if !(shadowed && self.shadow.contains(ord)) {
                     f(ord, v);
                 }

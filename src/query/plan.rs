@@ -6,6 +6,7 @@
 
 use roaring::RoaringBitmap;
 use std::cmp::Ordering;
+use std::ops::Range;
 
 use super::filter::{Attribute, Clause, Comparator, DatasetField, Target, Value, parse_filter};
 use super::like::LikePattern;
@@ -364,6 +365,9 @@ pub(super) fn top(
     ranker.sort_all(&keys, hits, limit)
 }
 
+/// Fewest runs in a part of a column ranked on its own thread.
+const COLUMN_PART: usize = 1 << 17;
+
 /// The leading sort key as one integer per run, smaller first, for orders
 /// whose first key is numeric: start_time (the default order) or a metric.
 /// Equal ranks are left to the full comparison.
@@ -525,16 +529,27 @@ impl<'t> FastRank<'t> {
         if wanted > (runs / 8).max(4096) {
             return None;
         }
-        let mut best = TopRanks::new(wanted as usize);
+        let frozen_runs = frozen.len() as usize;
+        let mut best =
+            best_in_parts(
+                frozen_runs,
+                COLUMN_PART,
+                wanted as usize,
+                |range, best| match self {
+                    FastRank::Start { .. } => frozen
+                        .for_each_start_time(range, |ord, t| best.offer(self.rank_start(t), ord)),
+                    FastRank::Metric { view, .. } => {
+                        view.for_each_frozen(range, |ord, v| best.offer(self.rank_value(v), ord))
+                    }
+                },
+            );
         match self {
             FastRank::Start { .. } => {
-                frozen.for_each_start_time(|ord, t| best.offer(self.rank_start(t), ord));
                 for ord in frozen.len()..table.len() as u32 {
                     best.offer(self.rank(table, ord), ord);
                 }
             }
             FastRank::Metric { view, .. } => {
-                view.for_each_frozen(|ord, v| best.offer(self.rank_value(v), ord));
                 for ord in view.live_present().into_iter().flatten() {
                     best.offer(self.rank(table, ord), ord);
                 }
@@ -547,6 +562,27 @@ impl<'t> FastRank<'t> {
             .collect();
         (in_hits.len() >= limit).then(|| to_bitmap(in_hits))
     }
+}
+
+/// The `limit` best ranks, ties with the last included, among what `scan`
+/// offers for the ordinals `0..n`: ranked in parts of at least `part`
+/// ordinals, one per core. The best of all are among the best of each part.
+fn best_in_parts(
+    n: usize,
+    part: usize,
+    limit: usize,
+    scan: impl Fn(Range<usize>, &mut TopRanks) + Sync,
+) -> TopRanks {
+    let parts = crate::parallel::split(n, part, 64, |range| {
+        let mut best = TopRanks::new(limit);
+        scan(range, &mut best);
+        best.finish()
+    });
+    let mut best = TopRanks::new(limit);
+    for (rank, ord) in parts.into_iter().flatten() {
+        best.offer(rank, ord);
+    }
+    best
 }
 
 /// The `limit` smallest ranks offered, and every rank tied with the last.
@@ -773,5 +809,39 @@ fn sort_value<'a>(table: &'a RunTable, ord: Ordinal, target: &Target) -> SortVal
             }
         }
         Target::Dataset(_) => SortValue::Missing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The best `limit` of `ranks` and everything tied with the last, by
+    /// sorting: the obviously right answer.
+    fn reference(ranks: &[u128], limit: usize) -> Vec<(u128, Ordinal)> {
+        let mut all: Vec<(u128, Ordinal)> = ranks.iter().zip(0..).map(|(&r, o)| (r, o)).collect();
+        all.sort_unstable();
+        let Some(&(last, _)) = all.get(limit.saturating_sub(1).min(all.len().saturating_sub(1)))
+        else {
+            return Vec::new();
+        };
+        all.retain(|&(r, _)| r <= last);
+        all
+    }
+
+    #[test]
+    fn ranking_in_parts_keeps_the_best_of_all_with_their_ties() {
+        // Few distinct ranks, so ties cross every part's edge.
+        let ranks: Vec<u128> = (0..5000u64).map(|i| u128::from(i * 7919 % 37)).collect();
+        for (part, limit) in [(64, 1), (64, 10), (100, 150), (5000, 10), (64, 6000)] {
+            let best = best_in_parts(ranks.len(), part, limit, |range, best| {
+                for ord in range {
+                    best.offer(ranks[ord], ord as Ordinal);
+                }
+            });
+            let mut got = best.finish();
+            got.sort_unstable();
+            assert_eq!(got, reference(&ranks, limit), "part {part}, limit {limit}");
+        }
     }
 }
