@@ -117,6 +117,12 @@ impl<'a> Cursor<'a> {
         Some(s)
     }
 
+    /// Moves to the end of the fixed part: after damage, every later read
+    /// of the record fails rather than reading from inside an entry.
+    fn exhaust(&mut self) {
+        self.at = self.fixed.len();
+    }
+
     fn opt_str(&mut self) -> Option<Option<&'a str>> {
         match self.u32()? {
             TOMBSTONE_LEN => Some(None),
@@ -160,7 +166,13 @@ impl<'a> Iterator for Entries<'a> {
             let clock = c.u64()?;
             Some((key, c.opt_str()?, clock))
         })();
-        self.left = if entry.is_some() { self.left - 1 } else { 0 };
+        match entry {
+            Some(_) => self.left -= 1,
+            None => {
+                self.left = 0;
+                self.cursor.exhaust();
+            }
+        }
         entry
     }
 }
@@ -235,7 +247,13 @@ impl Iterator for Points<'_> {
             };
             Some((key, point))
         })();
-        self.left = if entry.is_some() { self.left - 1 } else { 0 };
+        match entry {
+            Some(_) => self.left -= 1,
+            None => {
+                self.left = 0;
+                self.cursor.exhaust();
+            }
+        }
         entry
     }
 }
@@ -379,5 +397,21 @@ mod tests {
                 assert!(row.metrics().len() <= 1);
             }
         }
+
+        // Damage inside the params list: reading on in one pass finds
+        // nothing after it, not entries read from the middle of one.
+        let mut broken = bytes.clone();
+        let text_len = 4 + u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
+        let second_length = text_len + 16 + 32 + 4 + 16 + 12;
+        broken[second_length..second_length + 4].copy_from_slice(&u32::MAX.to_le_bytes()[..]);
+        broken[second_length] = 0xf0; // a length far past the text
+        let row = Row::parse(&broken).unwrap();
+        let mut params = row.params();
+        assert_eq!(params.by_ref().count(), 1);
+        let mut tags = params.then_tags();
+        assert_eq!(tags.by_ref().count(), 0);
+        let mut metrics = tags.then_metrics();
+        assert_eq!(metrics.by_ref().count(), 0);
+        assert_eq!(metrics.then_inputs_json(), "");
     }
 }

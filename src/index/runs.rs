@@ -849,7 +849,6 @@ fn live_row_mut<'a>(
     }
 }
 
-/// Key ids, value strings and clocks of live slots.
 /// Room for a map's keys, which the records hold as ids: a guess that
 /// covers typical key names, so that most maps are built without growing.
 const KEY_BYTES_GUESS: usize = 24;
@@ -889,6 +888,7 @@ fn metric_map(
     map
 }
 
+/// Key ids, value strings and clocks of live slots.
 fn resolve<'a>(slots: &[Slot], indexes: &'a [StringIndex]) -> Vec<(u32, Option<&'a str>, u64)> {
     slots
         .iter()
