@@ -22,6 +22,7 @@ pub use freeze::write_image;
 pub use frozen::Frozen;
 pub use image::is_other_version as image_is_other_version;
 pub use metrics::MetricIndex;
+pub use row::{encode_row, fuzz_row};
 pub use runs::{ExperimentRow, FieldClocks, RunRow, RunTable, Slot};
 pub use strings::StringIndex;
 pub use view::{KeyView, MetricView, RunRef};

@@ -184,12 +184,11 @@ impl<'a> Entries<'a> {
         Entries { cursor, left }
     }
 
-    /// The cursor after the list, `None` if it is damaged.
-    fn skip(mut self) -> Option<Cursor<'a>> {
-        while self.left > 0 {
-            self.next()?;
-        }
-        Some(self.cursor)
+    /// The cursor after the list (at the end of the record if the list
+    /// is damaged: `next` leaves it there).
+    fn skip(mut self) -> Cursor<'a> {
+        while self.next().is_some() {}
+        self.cursor
     }
 
     /// Entries not yet read.
@@ -200,27 +199,13 @@ impl<'a> Entries<'a> {
     /// The tags, read on from the end of the params (what is left of
     /// them is skipped); empty if the record is damaged.
     pub fn then_tags(self) -> Entries<'a> {
-        let fallback = self.cursor.clone();
-        match self.skip() {
-            Some(c) => Entries::at(c),
-            None => Entries {
-                cursor: fallback,
-                left: 0,
-            },
-        }
+        Entries::at(self.skip())
     }
 
     /// The latest metrics, read on from the end of the tags; empty if the
     /// record is damaged.
     pub fn then_metrics(self) -> Points<'a> {
-        let fallback = self.cursor.clone();
-        match self.skip() {
-            Some(c) => Points::at(c),
-            None => Points {
-                cursor: fallback,
-                left: 0,
-            },
-        }
+        Points::at(self.skip())
     }
 }
 
@@ -272,11 +257,8 @@ impl<'a> Points<'a> {
     /// The dataset inputs' JSON, read on from the end of the metrics
     /// (empty when the run has none or the record is damaged).
     pub fn then_inputs_json(mut self) -> &'a str {
-        while self.left > 0 {
-            if self.next().is_none() {
-                return "";
-            }
-        }
+        // On damage `next` leaves the cursor at the end, where this read fails.
+        while self.next().is_some() {}
         self.cursor.opt_str().flatten().unwrap_or("")
     }
 }
@@ -339,6 +321,70 @@ impl<'a> Row<'a> {
     pub fn inputs_json(&self) -> &'a str {
         self.tags().then_metrics().then_inputs_json()
     }
+}
+
+/// Fuzz entry point: parses `data` as a run's record and reads it both
+/// ways a reader does, each list from the start and all lists in one pass.
+/// Never panics; returns the number of entries read, and panics only if
+/// the two ways disagree (a reader bug the fuzzer should report).
+pub fn fuzz_row(data: &[u8]) -> usize {
+    let Some(row) = Row::parse(data) else {
+        return 0;
+    };
+    let params: Vec<Entry<'_>> = row.params().collect();
+    let tags: Vec<Entry<'_>> = row.tags().collect();
+    let metrics = row.metrics();
+    let inputs = row.inputs_json();
+
+    let mut list = row.params();
+    let params_in_pass: Vec<Entry<'_>> = list.by_ref().collect();
+    let mut list = list.then_tags();
+    let tags_in_pass: Vec<Entry<'_>> = list.by_ref().collect();
+    let mut points = list.then_metrics();
+    let metrics_in_pass: Vec<(u32, MetricPoint)> = points.by_ref().collect();
+    assert_eq!(params, params_in_pass);
+    assert_eq!(tags, tags_in_pass);
+    let bits = |m: &[(u32, MetricPoint)]| -> Vec<(u32, i64, i64, u64)> {
+        m.iter()
+            .map(|(k, p)| (*k, p.step, p.timestamp, p.value.to_bits()))
+            .collect()
+    };
+    assert_eq!(bits(&metrics), bits(&metrics_in_pass));
+    assert_eq!(inputs, points.then_inputs_json());
+    params.len() + tags.len() + metrics.len()
+}
+
+/// A record of a run as the image writes it, for tests and the fuzz
+/// corpus: `params` and `tags` as (key id, value or tombstone), `metrics`
+/// as (key id, point), `inputs_json` empty when the run has none.
+pub fn encode_row(
+    strings: [&str; 4],
+    params: &[(u32, Option<&str>)],
+    tags: &[(u32, Option<&str>)],
+    metrics: &[(u32, MetricPoint)],
+    inputs_json: &str,
+) -> Vec<u8> {
+    let mut w = RowWriter::default();
+    for s in strings {
+        w.str(s);
+    }
+    w.clocks(FieldClocks::default());
+    for list in [params, tags] {
+        w.u32(list.len() as u32);
+        for &(key, value) in list {
+            w.u32(key);
+            w.u64(1);
+            w.opt_str(value);
+        }
+    }
+    w.u32(metrics.len() as u32);
+    for &(key, point) in metrics {
+        w.point(key, point);
+    }
+    w.str(inputs_json);
+    let mut out = Vec::new();
+    w.finish(&mut out);
+    out
 }
 
 #[cfg(test)]
