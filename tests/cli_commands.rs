@@ -453,6 +453,25 @@ fn plot_writes_an_svg_with_one_line_per_run() {
     ];
     run(Some(shared_store()), &args).ok();
     assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+
+    let nothing = out.path().join("typo.svg");
+    let args = [
+        "plot",
+        GBDT,
+        "--metric",
+        "trian_loss",
+        "--out",
+        nothing.to_str().unwrap(),
+    ];
+    let failed = run(Some(shared_store()), &args);
+    assert_eq!(failed.code, 1);
+    assert!(
+        failed.stderr.starts_with("error: RESOURCE_DOES_NOT_EXIST")
+            && failed.stderr.lines().count() == 1,
+        "{}",
+        failed.stderr
+    );
+    assert!(!nothing.exists(), "no chart is written");
 }
 
 #[test]

@@ -350,5 +350,14 @@ fn plot_lines(store: &Store, run_ids: &[String], metric: &str) -> Result<Vec<plo
             points: store.metric_history(id, metric)?,
         })
     };
-    run_ids.iter().map(line).collect()
+    let lines: Vec<plot::Line> = run_ids.iter().map(line).collect::<Result<_, Error>>()?;
+    // An empty chart would look like a success; a key no run has is more
+    // likely a typing mistake.
+    if lines.iter().all(|l| l.points.is_empty()) {
+        return Err(Error::not_found(format!(
+            "no run of {} has points of metric '{metric}'",
+            run_ids.join(", ")
+        )));
+    }
+    Ok(lines)
 }
