@@ -624,6 +624,18 @@ impl RunTable {
         live_row_mut(&mut self.rows, &mut self.promoted, self.base_len, ord)
     }
 
+    /// Makes room in run `ord`'s row for this many more params, tags and
+    /// metric keys. A new run's counts are known when it is logged whole
+    /// (import, a batch), and its row then holds no unused room until the
+    /// next checkpoint, where growing by doubling would.
+    pub fn reserve_row(&mut self, ord: Ordinal, params: usize, tags: usize, metrics: usize) {
+        if let Some(row) = self.live_rows(ord) {
+            row.params.reserve_exact(params);
+            row.tags.reserve_exact(tags);
+            row.metrics.reserve_exact(metrics);
+        }
+    }
+
     /// Renames run `ord` (the name a `mlflow.runName` write decides too).
     pub fn set_run_name(&mut self, ord: Ordinal, name: &str, clock: u64) {
         if clock < self.get(ord).clocks().name {

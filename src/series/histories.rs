@@ -3,7 +3,7 @@
 //! A read concatenates the two; a checkpoint writes a new file holding both
 //! and drops the tail it covered.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -12,10 +12,16 @@ use crate::error::Result;
 use crate::model::MetricPoint;
 
 /// Sealed file plus in-memory tail.
-#[derive(Debug, Default, Clone)]
+///
+/// The tail is shared copy-on-write: a checkpoint takes a
+/// [`snapshot`](Histories::snapshot) to write from outside the state's lock,
+/// and only a write landing while it is held pays for copying the tail. A
+/// deep copy at every checkpoint would double the memory of everything
+/// logged since the last one.
+#[derive(Debug, Default)]
 pub struct Histories {
     sealed: Option<Arc<SeriesFile>>,
-    tail: SeriesStore,
+    tail: Arc<SeriesStore>,
     /// Largest sealed timestamp of series the tail has touched, read once
     /// per series: a new point after it cannot duplicate a sealed one.
     sealed_max_timestamp: HashMap<SeriesId, Option<i64>>,
@@ -33,6 +39,17 @@ impl Histories {
     /// The sealed file, if a checkpoint wrote one.
     pub fn sealed(&self) -> Option<&Arc<SeriesFile>> {
         self.sealed.as_ref()
+    }
+
+    /// The sealed file and the tail as they are now, sharing the tail's
+    /// memory (not the duplicate-check cache, which a writer of a series
+    /// file has no use for).
+    pub fn snapshot(&self) -> Histories {
+        Histories {
+            sealed: self.sealed.clone(),
+            tail: Arc::clone(&self.tail),
+            sealed_max_timestamp: HashMap::new(),
+        }
     }
 
     /// Every point of a series in logging order: sealed, then tail.
@@ -133,7 +150,7 @@ impl Histories {
         if self.duplicates_sealed(id, &point) {
             return false;
         }
-        self.tail.append_unique(id, point)
+        Arc::make_mut(&mut self.tail).append_unique(id, point)
     }
 
     fn duplicates_sealed(&mut self, id: SeriesId, point: &MetricPoint) -> bool {
@@ -154,9 +171,14 @@ impl Histories {
         points.iter().any(|p| p.same_record(point))
     }
 
+    /// Makes room in the tail for `additional` more points of a series.
+    pub fn reserve(&mut self, id: SeriesId, additional: usize) {
+        Arc::make_mut(&mut self.tail).reserve(id, additional);
+    }
+
     /// Appends `point` even if an equal one exists.
     pub fn append(&mut self, id: SeriesId, point: MetricPoint) {
-        self.tail.append(id, point);
+        Arc::make_mut(&mut self.tail).append(id, point);
     }
 
     /// Total number of points.
@@ -189,15 +211,19 @@ impl Histories {
         covered: &HashMap<SeriesId, usize>,
         hot: impl Fn(SeriesId) -> bool,
     ) -> Result<Arc<SeriesFile>> {
-        let mut ids: BTreeMap<SeriesId, ()> = covered.keys().map(|&id| (id, ())).collect();
+        let mut ids: Vec<SeriesId> = covered.keys().copied().collect();
         if let Some(sealed) = &self.sealed {
-            ids.extend(sealed.iter().map(|(run, key, _)| ((run, key), ())));
+            ids.extend(sealed.iter().map(|(run, key, _)| (run, key)));
         }
+        ids.sort_unstable();
+        ids.dedup();
         // Cold series in their smallest encoding, short ones included: reads
         // of short series cost little either way.
-        let mut writer = SeriesFileWriter::create(path)?.raw_up_to(0);
+        let mut writer = SeriesFileWriter::create(path)?
+            .raw_up_to(0)
+            .expect_series(ids.len());
         let mut buffer = Vec::new();
-        for &id in ids.keys() {
+        for &id in &ids {
             buffer.clear();
             if let Some(sealed) = self.sealed.as_ref().and_then(|f| f.series(id.0, id.1)) {
                 sealed.read_into(&mut buffer)?;
@@ -217,8 +243,76 @@ impl Histories {
     /// Switches to a file written by [`Histories::write_file`]: the tail
     /// keeps only the points logged after the ones it covered.
     pub fn seal(&mut self, file: Arc<SeriesFile>, covered: &HashMap<SeriesId, usize>) {
-        self.tail.drop_prefixes(covered);
+        Arc::make_mut(&mut self.tail).drop_prefixes(covered);
         self.sealed = Some(file);
         self.sealed_max_timestamp.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(step: i64) -> MetricPoint {
+        MetricPoint {
+            step,
+            timestamp: step,
+            value: step as f64,
+        }
+    }
+
+    #[test]
+    fn a_snapshot_keeps_its_points_while_the_tail_goes_on() {
+        let mut live = Histories::default();
+        live.append((0, 0), p(0));
+        let snapshot = live.snapshot();
+
+        live.append((0, 0), p(1));
+        live.append((1, 0), p(2));
+
+        assert_eq!(snapshot.points((0, 0)).unwrap(), vec![p(0)]);
+        assert!(snapshot.points((1, 0)).unwrap().is_empty());
+        assert_eq!(live.points((0, 0)).unwrap(), vec![p(0), p(1)]);
+        assert_eq!(live.points((1, 0)).unwrap(), vec![p(2)]);
+    }
+
+    #[test]
+    fn a_snapshot_shares_the_tail_until_a_write() {
+        let mut live = Histories::default();
+        live.append((0, 0), p(0));
+        let before = Arc::as_ptr(&live.tail);
+
+        let snapshot = live.snapshot();
+        assert!(Arc::ptr_eq(&live.tail, &snapshot.tail));
+        drop(snapshot);
+
+        // With the snapshot gone, writing takes the tail back uncopied.
+        live.append((0, 0), p(1));
+        assert_eq!(Arc::as_ptr(&live.tail), before);
+    }
+
+    #[test]
+    fn a_series_file_written_from_a_snapshot_holds_the_covered_points() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut live = Histories::default();
+        for step in 0..5 {
+            live.append((0, 0), p(step));
+        }
+        live.append((2, 1), p(9));
+        let covered = live.tail_lengths();
+        let snapshot = live.snapshot();
+
+        live.append((0, 0), p(5));
+        let file = snapshot
+            .write_file(&dir.path().join("s.bin"), &covered, |_| false)
+            .unwrap();
+        drop(snapshot);
+        live.seal(file, &covered);
+
+        let all: Vec<_> = (0..6).map(p).collect();
+        assert_eq!(live.points((0, 0)).unwrap(), all);
+        assert_eq!(live.points((2, 1)).unwrap(), vec![p(9)]);
+        assert_eq!(live.tail.points((0, 0)), &[p(5)]);
+        assert_eq!(live.total_points(), 7);
     }
 }

@@ -47,7 +47,12 @@ pub struct SeriesFileWriter {
     temp_path: PathBuf,
     out: Option<BufWriter<File>>,
     offset: u64,
-    entries: Vec<Entry>,
+    /// The directory, encoded as it is added to: 128 bytes a series, where
+    /// decoded entries would take more and be encoded again at the end.
+    directory: Vec<u8>,
+    /// (run, key) of the last series added, for the order check.
+    last: Option<(u32, u32)>,
+    series: usize,
     stats: FileStats,
     raw_up_to: usize,
     block: Vec<u8>,
@@ -70,7 +75,9 @@ impl SeriesFileWriter {
             temp_path,
             out: Some(out),
             offset: HEADER_LEN as u64,
-            entries: Vec::new(),
+            directory: Vec::new(),
+            last: None,
+            series: 0,
             stats: FileStats::default(),
             raw_up_to: RAW_UP_TO,
             block: Vec::new(),
@@ -81,6 +88,14 @@ impl SeriesFileWriter {
     /// ones in their smallest encoding. `usize::MAX` makes every block raw.
     pub fn raw_up_to(mut self, points: usize) -> SeriesFileWriter {
         self.raw_up_to = points;
+        self
+    }
+
+    /// Makes room in the directory for `series` series up front, when the
+    /// caller knows how many it will add.
+    pub fn expect_series(mut self, series: usize) -> SeriesFileWriter {
+        self.directory
+            .reserve_exact(series.saturating_mul(ENTRY_LEN));
         self
     }
 
@@ -108,16 +123,12 @@ impl SeriesFileWriter {
         points: &[MetricPoint],
         forced: Option<Encoding>,
     ) -> Result<()> {
-        if self
-            .entries
-            .last()
-            .is_some_and(|e| (e.run, e.key) >= (run, key))
-        {
+        if self.last.is_some_and(|last| last >= (run, key)) {
             return Err(Error::invalid(format!(
                 "series ({run}, {key}) added out of (run, key) order"
             )));
         }
-        if self.entries.len() >= u32::MAX as usize {
+        if self.series >= u32::MAX as usize {
             return Err(Error::invalid("too many series for one file"));
         }
 
@@ -139,7 +150,7 @@ impl SeriesFileWriter {
         written?;
 
         self.count(encoding, points.len());
-        self.entries.push(Entry {
+        let entry = Entry {
             run,
             key,
             offset,
@@ -147,7 +158,10 @@ impl SeriesFileWriter {
             encoding,
             crc: crc32fast::hash(&self.block),
             summary: SeriesSummary::of(points),
-        });
+        };
+        self.directory.extend_from_slice(&entry.encode());
+        self.last = Some((run, key));
+        self.series += 1;
         Ok(())
     }
 
@@ -170,11 +184,8 @@ impl SeriesFileWriter {
         let padding = (dir_offset - self.offset) as usize;
         self.write(&[0; 8][..padding])?;
 
-        let mut directory = Vec::with_capacity(self.entries.len() * ENTRY_LEN);
-        for entry in &self.entries {
-            directory.extend_from_slice(&entry.encode());
-        }
-        let series = self.entries.len() as u32;
+        let directory = std::mem::take(&mut self.directory);
+        let series = self.series as u32;
         let mut footer = Vec::with_capacity(FOOTER_LEN);
         footer.extend_from_slice(&dir_offset.to_le_bytes());
         footer.extend_from_slice(&series.to_le_bytes());

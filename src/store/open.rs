@@ -317,7 +317,7 @@ pub(super) fn checkpoint(store: &Store) -> Result<()> {
             state.applied.clone(),
             covered,
             running_runs(&state.table),
-            state.series.clone(),
+            state.series.snapshot(),
             state.version,
         )
     };
@@ -330,6 +330,9 @@ pub(super) fn checkpoint(store: &Store) -> Result<()> {
     // series are cold and get compressed at the next checkpoint.
     let hot = |(run, _key): SeriesId| running.contains(run);
     let sealed = histories.write_file(&series_dir.join(&series_name), &covered, hot)?;
+    // Let go of the snapshot's share of the tail before the tail is cut,
+    // so cutting it does not copy it.
+    drop(histories);
     failpoint::hit("checkpoint:series-written");
     let manifest = Manifest {
         checkpoint: next,

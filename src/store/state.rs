@@ -15,7 +15,7 @@ use crate::series::Histories;
 use super::record::{Entry, ExperimentRec, InputRec, Op, RunRec, SeriesRec, stage};
 
 /// Everything a reader needs: runs, experiments, indexes and histories.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub struct State {
     pub table: RunTable,
     pub series: Histories,
@@ -157,6 +157,8 @@ impl State {
             );
             return;
         };
+        self.table
+            .reserve_row(ord, rec.params.len(), rec.tags.len(), rec.metrics.len());
         for (key, value) in &rec.params {
             self.table.set_param(ord, key, value, clock);
         }
@@ -170,7 +172,18 @@ impl State {
 
     fn add_series(&mut self, ord: Ordinal, metrics: &[SeriesRec], keep_duplicates: bool) {
         for series in metrics {
-            for point in series.points() {
+            let mut points = series.points();
+            let Some(first) = points.next() else {
+                continue;
+            };
+            self.add_point(ord, &series.key, first, keep_duplicates);
+            // The series' length is known: its tail takes that much and no
+            // more, where growing by steps would leave room unused until the
+            // next checkpoint.
+            if let Some(k) = self.table.metric_keys().get(&series.key) {
+                self.series.reserve((ord, k), points.size_hint().0);
+            }
+            for point in points {
                 self.add_point(ord, &series.key, point, keep_duplicates);
             }
         }
