@@ -30,6 +30,25 @@ fn import_then_stats_counts_the_fixture() {
 }
 
 #[test]
+fn import_within_a_small_memory_budget_imports_the_same_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = fixture();
+    let args = ["import", fixture.to_str().unwrap(), "--memory-budget", "1"];
+    run(Some(dir.path()), &args).ok();
+    let stats = run(Some(dir.path()), &["stats", "--format", "json"])
+        .ok()
+        .json();
+    assert_eq!(stats["runs"], 59);
+    assert_eq!(stats["metric_points"], 4817);
+    assert_eq!(stats["params"], 455);
+
+    let zero = ["import", fixture.to_str().unwrap(), "--memory-budget", "0"];
+    let refused = run(Some(dir.path()), &zero);
+    assert_ne!(refused.code, 0);
+    assert!(refused.stderr.starts_with("error:"), "{}", refused.stderr);
+}
+
+#[test]
 fn import_summary_as_json_and_skip_existing() {
     let dir = imported_store();
     let fixture = fixture();

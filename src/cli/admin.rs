@@ -24,12 +24,14 @@ pub fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
             skip_existing,
             no_artifacts,
             artifact_root,
+            memory_budget,
         } => {
             let opts = ImportOptions {
                 skip_bad,
                 skip_existing,
                 copy_artifacts: !no_artifacts,
                 artifact_root: parse_artifact_root(artifact_root.as_deref())?,
+                memory_budget: memory_budget.saturating_mul(1 << 20),
             };
             let format = ctx.table_or_json()?;
             let store = ctx.open_write()?;
@@ -144,6 +146,7 @@ pub fn import_all(
         total.points += summary.points;
         total.artifacts += summary.artifacts;
         total.skipped.extend(summary.skipped);
+        total.checkpoints += summary.checkpoints;
     }
     let seconds = started.elapsed().as_secs_f64();
     Ok(ImportReport {

@@ -89,6 +89,11 @@ pub enum Command {
         /// ORIGINAL=LOCAL: where the artifacts recorded under ORIGINAL are now.
         #[arg(long)]
         artifact_root: Option<String>,
+        /// Checkpoint whenever what the import holds in memory since the
+        /// last checkpoint passes this many MiB (an estimate).
+        #[arg(long, value_name = "MIB", default_value_t = 2048,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        memory_budget: u64,
     },
 
     /// Write every experiment and run as JSON Lines.

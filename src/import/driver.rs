@@ -41,6 +41,16 @@ pub trait ImportTarget {
     }
     /// Stores one artifact file of a run.
     fn log_artifact(&self, run_id: &str, path: &str, bytes: &[u8]) -> Result<()>;
+    /// Memory held for what was written since the last checkpoint (an
+    /// estimate); 0 for a target that holds nothing.
+    fn held_since_checkpoint(&self) -> u64 {
+        0
+    }
+    /// Makes what was written durable in derived form and releases the
+    /// memory it held.
+    fn checkpoint(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 impl ImportTarget for Store {
@@ -83,6 +93,14 @@ impl ImportTarget for Store {
 
     fn log_artifact(&self, run_id: &str, path: &str, bytes: &[u8]) -> Result<()> {
         Store::log_artifact(self, run_id, path, bytes)
+    }
+
+    fn held_since_checkpoint(&self) -> u64 {
+        Store::held_since_checkpoint(self)
+    }
+
+    fn checkpoint(&self) -> Result<()> {
+        Store::checkpoint(self)
     }
 }
 
@@ -319,6 +337,10 @@ impl Job<'_> {
             if self.opts.copy_artifacts {
                 self.copy_artifacts(run)?;
             }
+        }
+        if self.target.held_since_checkpoint() >= self.opts.memory_budget {
+            self.target.checkpoint()?;
+            self.summary.checkpoints += 1;
         }
         Ok(())
     }

@@ -113,7 +113,17 @@ pub struct ImportOptions {
     pub copy_artifacts: bool,
     /// Where the artifacts of an SQLite database are (see [`ArtifactRoot`]).
     pub artifact_root: ArtifactRoot,
+    /// Checkpoint whenever the memory the store holds for what was written
+    /// since its last checkpoint passes this many bytes (the store's own
+    /// estimate, [`Store::held_since_checkpoint`](crate::Store::held_since_checkpoint)).
+    /// The store keeps everything written since a checkpoint in memory, so
+    /// this bounds an import's memory, at the price of a checkpoint (a
+    /// rewrite of the store's derived files) each time it is reached.
+    pub memory_budget: u64,
 }
+
+/// The default [`ImportOptions::memory_budget`]: 2 GiB.
+pub const DEFAULT_MEMORY_BUDGET: u64 = 2 << 30;
 
 impl Default for ImportOptions {
     /// Stop at the first bad or existing run; copy artifacts.
@@ -123,6 +133,7 @@ impl Default for ImportOptions {
             skip_existing: false,
             copy_artifacts: true,
             artifact_root: ArtifactRoot::default(),
+            memory_budget: DEFAULT_MEMORY_BUDGET,
         }
     }
 }
@@ -136,4 +147,7 @@ pub struct ImportSummary {
     pub artifacts: u64,
     /// What was skipped (a path, run id or line) and why.
     pub skipped: Vec<(String, String)>,
+    /// Checkpoints taken along the way to keep within
+    /// [`ImportOptions::memory_budget`] (the closing one not counted).
+    pub checkpoints: u64,
 }

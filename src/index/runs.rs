@@ -624,6 +624,12 @@ impl RunTable {
         live_row_mut(&mut self.rows, &mut self.promoted, self.base_len, ord)
     }
 
+    /// Rows held in memory: runs created since the checkpoint and
+    /// checkpointed runs changed since.
+    pub fn live_len(&self) -> usize {
+        self.rows.len() + self.promoted.len()
+    }
+
     /// Makes room in run `ord`'s row for this many more params, tags and
     /// metric keys. A new run's counts are known when it is logged whole
     /// (import, a batch), and its row then holds no unused room until the

@@ -192,6 +192,11 @@ impl Histories {
         sealed + self.tail.total_points()
     }
 
+    /// The tail's series and points: what the next checkpoint seals.
+    pub fn tail_size(&self) -> (usize, u64) {
+        (self.tail.len(), self.tail.total_points())
+    }
+
     /// How many tail points each series holds now: what a checkpoint
     /// taken at this moment covers.
     pub fn tail_lengths(&self) -> HashMap<SeriesId, usize> {

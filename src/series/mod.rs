@@ -116,6 +116,16 @@ impl SeriesStore {
         }
     }
 
+    /// Number of series held.
+    pub fn len(&self) -> usize {
+        self.series.len()
+    }
+
+    /// Whether no series is held.
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty()
+    }
+
     /// Total number of points held.
     pub fn total_points(&self) -> u64 {
         self.points

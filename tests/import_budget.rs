@@ -1,0 +1,94 @@
+//! An import that outgrows its memory budget checkpoints along the way; the
+//! store it leaves must equal one imported in a single stretch.
+
+use runstore::import::{self, ImportOptions, SourceKind, store_truth_json};
+use runstore::workload::{WorkloadSpec, generate_file};
+use runstore::{Durability, Options, Store};
+
+fn options() -> Options {
+    Options {
+        durability: Durability::None,
+        ..Options::default()
+    }
+}
+
+/// Imports `file` into a new store at `dir` with `budget`; returns the
+/// store, reopened, and the import's checkpoint count.
+fn import_with_budget(dir: &std::path::Path, file: &std::path::Path, budget: u64) -> (Store, u64) {
+    let store = Store::open(dir, options()).unwrap();
+    let opts = ImportOptions {
+        memory_budget: budget,
+        ..ImportOptions::default()
+    };
+    let summary = import::import(&store, file, SourceKind::JsonLines, &opts, &|_| {}).unwrap();
+    assert_eq!(summary.runs, 1_200);
+    store.close().unwrap();
+    (Store::open(dir, options()).unwrap(), summary.checkpoints)
+}
+
+/// The store as MLflow's client reads it, less what differs between two
+/// stores for reasons other than their content: the folder named in
+/// artifact locations, and when each created its Default experiment.
+fn comparable(store: &Store, folder: &str) -> String {
+    let mut doc = store_truth_json(store).unwrap();
+    for experiment in doc["experiments"].as_array_mut().unwrap() {
+        if experiment["experiment_id"] == "0" {
+            let fields = experiment.as_object_mut().unwrap();
+            fields.remove("creation_time");
+            fields.remove("last_update_time");
+        }
+    }
+    doc.to_string().replace(&format!("/{folder}/"), "/STORE/")
+}
+
+#[test]
+fn checkpoints_within_the_budget_leave_the_same_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("workload.jsonl");
+    let spec = WorkloadSpec {
+        runs: 1_200,
+        experiments: 3,
+        params: 4,
+        tags: 3,
+        metrics: 2,
+        steps: 5,
+        ..WorkloadSpec::default()
+    };
+    generate_file(&spec, &file).unwrap();
+
+    let (whole, none) = import_with_budget(&dir.path().join("whole"), &file, u64::MAX);
+    // One byte: a checkpoint after every batch of runs written.
+    let (stepped, taken) = import_with_budget(&dir.path().join("stepped"), &file, 1);
+
+    assert_eq!(none, 0);
+    assert!(taken >= 2, "only {taken} checkpoints");
+    assert_eq!(whole.held_since_checkpoint(), 0, "whole");
+    assert_eq!(stepped.held_since_checkpoint(), 0);
+    assert_eq!(comparable(&whole, "whole"), comparable(&stepped, "stepped"));
+}
+
+#[test]
+fn the_estimate_grows_with_what_is_written_and_a_checkpoint_clears_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("workload.jsonl");
+    let spec = WorkloadSpec {
+        runs: 50,
+        steps: 10,
+        ..WorkloadSpec::default()
+    };
+    generate_file(&spec, &file).unwrap();
+    let store = Store::open(dir.path().join("s"), options()).unwrap();
+    assert_eq!(store.held_since_checkpoint(), 0);
+
+    let opts = ImportOptions {
+        memory_budget: u64::MAX,
+        ..ImportOptions::default()
+    };
+    import::import(&store, &file, SourceKind::JsonLines, &opts, &|_| {}).unwrap();
+    let held = store.held_since_checkpoint();
+    let points = store.stats().unwrap().metric_points;
+    assert!(held >= 50 * 2048 + points * 24, "{held}");
+
+    store.checkpoint().unwrap();
+    assert_eq!(store.held_since_checkpoint(), 0);
+}
