@@ -67,28 +67,41 @@ fn checkpoints_within_the_budget_leave_the_same_store() {
     assert_eq!(comparable(&whole, "whole"), comparable(&stepped, "stepped"));
 }
 
-#[test]
-fn the_estimate_grows_with_what_is_written_and_a_checkpoint_clears_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("workload.jsonl");
+/// Imports 50 generated runs with `params` params each into a new store
+/// at `dir`, without checkpointing.
+fn held_after_import(dir: &std::path::Path, params: u32) -> Store {
+    let file = dir.join(format!("workload-{params}.jsonl"));
     let spec = WorkloadSpec {
         runs: 50,
+        params,
         steps: 10,
         ..WorkloadSpec::default()
     };
     generate_file(&spec, &file).unwrap();
-    let store = Store::open(dir.path().join("s"), options()).unwrap();
+    let store = Store::open(dir.join(format!("s{params}")), options()).unwrap();
     assert_eq!(store.held_since_checkpoint(), 0);
-
     let opts = ImportOptions {
         memory_budget: u64::MAX,
         ..ImportOptions::default()
     };
     import::import(&store, &file, SourceKind::JsonLines, &opts, &|_| {}).unwrap();
-    let held = store.held_since_checkpoint();
-    let points = store.stats().unwrap().metric_points;
-    assert!(held >= 50 * 2048 + points * 24, "{held}");
+    store
+}
 
-    store.checkpoint().unwrap();
-    assert_eq!(store.held_since_checkpoint(), 0);
+#[test]
+fn the_estimate_grows_with_what_is_written_and_a_checkpoint_clears_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let light = held_after_import(dir.path(), 4);
+    let heavy = held_after_import(dir.path(), 200);
+
+    for (store, params) in [(&light, 4), (&heavy, 200)] {
+        let points = store.stats().unwrap().metric_points;
+        let held = store.held_since_checkpoint();
+        // Every row, param and point counted (tags and series on top).
+        let floor = 50 * (1024 + params * 32) + points * 24;
+        assert!(held >= floor, "{params} params: {held} < {floor}");
+    }
+
+    heavy.checkpoint().unwrap();
+    assert_eq!(heavy.held_since_checkpoint(), 0);
 }

@@ -162,6 +162,9 @@ pub struct RunTable {
     params: Vec<StringIndex>,
     tags: Vec<StringIndex>,
     metrics: Vec<MetricIndex>,
+    /// Params and tags (tombstones included) held by live rows: with the
+    /// row count, what an estimate of the live part's memory goes by.
+    live_slots: usize,
 }
 
 fn find<T: Copy>(pairs: &[(u32, T)], key: u32) -> std::result::Result<usize, usize> {
@@ -370,6 +373,7 @@ impl RunTable {
             let value = value.map(|v| index.insert(ord, v, None));
             tags.push(Slot { key, value, clock });
         }
+        self.live_slots += params.len() + tags.len();
         let mut metrics = row.metrics();
         // Records list keys in name order; live rows find them by id.
         params.sort_unstable_by_key(|s| s.key);
@@ -582,6 +586,7 @@ impl RunTable {
         let row = live_row_mut(&mut self.rows, &mut self.promoted, self.base_len, ord);
         if let Some(row) = row {
             let index = &mut self.params[k as usize];
+            let before = row.params.len();
             write_slot(
                 &mut row.params,
                 index,
@@ -591,6 +596,7 @@ impl RunTable {
                 clock,
                 Wins::First,
             );
+            self.live_slots += row.params.len() - before;
         }
     }
 
@@ -614,7 +620,9 @@ impl RunTable {
         let row = live_row_mut(&mut self.rows, &mut self.promoted, self.base_len, ord);
         if let Some(row) = row {
             let index = &mut self.tags[k as usize];
+            let before = row.tags.len();
             write_slot(&mut row.tags, index, ord, k, value, clock, Wins::Last);
+            self.live_slots += row.tags.len() - before;
         }
     }
 
@@ -628,6 +636,11 @@ impl RunTable {
     /// checkpointed runs changed since.
     pub fn live_len(&self) -> usize {
         self.rows.len() + self.promoted.len()
+    }
+
+    /// Params and tags held by the rows of [`RunTable::live_len`].
+    pub fn live_slots(&self) -> usize {
+        self.live_slots
     }
 
     /// Makes room in run `ord`'s row for this many more params, tags and

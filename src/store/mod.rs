@@ -162,17 +162,19 @@ impl Store {
     /// An estimate of the memory held for what was written since the last
     /// checkpoint (live rows, series tails), which the next checkpoint
     /// releases: for deciding when to checkpoint, not for accounting. A
-    /// point costs its 24 bytes; a row and a series a fixed amount, measured
-    /// on the benchmark workload (`docs/architecture.md`).
+    /// point costs its 24 bytes; a row, a param or tag and a series a fixed
+    /// amount, measured on the benchmark workload (`docs/architecture.md`).
     pub fn held_since_checkpoint(&self) -> u64 {
-        const ROW_BYTES: u64 = 2048;
+        const ROW_BYTES: u64 = 1024;
+        const SLOT_BYTES: u64 = 32;
         const SERIES_BYTES: u64 = 64;
         const POINT_BYTES: u64 = 24;
 
         let state = self.read();
         let rows = state.table.live_len() as u64;
+        let slots = state.table.live_slots() as u64;
         let (series, points) = state.series.tail_size();
-        rows * ROW_BYTES + series as u64 * SERIES_BYTES + points * POINT_BYTES
+        rows * ROW_BYTES + slots * SLOT_BYTES + series as u64 * SERIES_BYTES + points * POINT_BYTES
     }
 
     /// Checkpoints and releases the store (and its writer lock).
