@@ -189,6 +189,27 @@ fn history_max_points_keeps_ends_and_extremes() {
     assert_eq!(steps.first(), Some(&1));
     assert_eq!(steps.last(), Some(&60));
     assert!(steps.windows(2).all(|w| w[0] < w[1]));
+
+    // Fewer than the two ends cannot be kept: refused, not exceeded.
+    for n in ["0", "1"] {
+        let refused = run(
+            Some(shared_store()),
+            &["history", GBDT, "train_loss", "--max-points", n],
+        );
+        assert_ne!(refused.code, 0);
+        assert!(refused.stderr.starts_with("error:"), "{}", refused.stderr);
+    }
+    let two = [
+        "history",
+        GBDT,
+        "train_loss",
+        "--max-points",
+        "2",
+        "--format",
+        "json",
+    ];
+    let history = run(Some(shared_store()), &two).ok().json();
+    assert_eq!(history["metrics"].as_array().unwrap().len(), 2);
 }
 
 #[test]
@@ -491,6 +512,46 @@ fn plot_writes_an_svg_with_one_line_per_run() {
         failed.stderr
     );
     assert!(!nothing.exists(), "no chart is written");
+
+    let nowhere = out.path().join("no-such-folder").join("x.svg");
+    let args = [
+        "plot",
+        GBDT,
+        "--metric",
+        "train_loss",
+        "--out",
+        nowhere.to_str().unwrap(),
+    ];
+    let failed = run(Some(shared_store()), &args);
+    assert_eq!(failed.code, 1);
+    assert!(
+        failed.stderr.starts_with("error: cannot draw the plot to ")
+            && failed.stderr.contains(nowhere.to_str().unwrap())
+            && failed.stderr.lines().count() == 1,
+        "{}",
+        failed.stderr
+    );
+}
+
+#[test]
+fn a_file_given_as_the_store_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("afile");
+    std::fs::write(&file, b"not a store").unwrap();
+    let fixture = fixture();
+    for args in [&["import", fixture.to_str().unwrap()][..], &["search"][..]] {
+        let refused = run(Some(&file), args);
+        assert_eq!(refused.code, 1);
+        assert!(
+            refused
+                .stderr
+                .starts_with("error: INVALID_PARAMETER_VALUE: ")
+                && refused.stderr.contains("is a file, not a store folder"),
+            "{}",
+            refused.stderr
+        );
+    }
+    assert_eq!(std::fs::read(&file).unwrap(), b"not a store");
 }
 
 #[test]

@@ -65,6 +65,21 @@ fn order_by_metric_desc_as_ids() {
             "522964a08bb041b0a2173f710da44fd1"
         ]
     );
+
+    // The list was cut: the way on is on standard error, and it leads on.
+    let token = ran
+        .stderr
+        .trim()
+        .strip_prefix("more runs follow: --page-token ")
+        .unwrap_or_else(|| panic!("no token notice: {:?}", ran.stderr));
+    let next = run(
+        Some(shared_store()),
+        &[&args[..], &["--format", "ids", "--page-token", token]].concat(),
+    )
+    .ok();
+    let more: Vec<&str> = next.stdout.lines().collect();
+    assert_eq!(more.len(), 3);
+    assert!(more.iter().all(|id| !lines.contains(id)), "{more:?}");
 }
 
 // Needs search.

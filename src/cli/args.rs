@@ -110,9 +110,10 @@ pub enum Command {
     History {
         run_id: String,
         key: String,
-        /// Downsample to about this many points, keeping each bucket's extremes.
-        #[arg(long)]
-        max_points: Option<usize>,
+        /// Downsample to about this many points, keeping each bucket's
+        /// extremes; at least 2 (the first and last points are always kept).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(2..))]
+        max_points: Option<u64>,
     },
 
     /// Params and latest metrics of runs side by side; `*` marks rows that differ.

@@ -26,12 +26,14 @@ pub fn plot(lines: &[Line], metric: &str, out: &Path) -> Result<(), CliError> {
             lines,
             metric,
             true,
+            out,
         ),
         "png" => draw(
             &BitMapBackend::new(out, size).into_drawing_area(),
             lines,
             metric,
             false,
+            out,
         ),
         _ => Err(CliError::Usage(format!(
             "cannot plot to {}: the file name must end in .svg or .png",
@@ -45,8 +47,12 @@ fn draw<DB: DrawingBackend>(
     lines: &[Line],
     metric: &str,
     with_text: bool,
+    out: &Path,
 ) -> Result<(), CliError> {
-    let fail = |e: &dyn std::fmt::Display| CliError::Usage(format!("cannot draw the plot: {e}"));
+    // The backends' errors do not name the file.
+    let fail = |e: &dyn std::fmt::Display| {
+        CliError::Usage(format!("cannot draw the plot to {}: {e}", out.display()))
+    };
     root.fill(&WHITE).map_err(|e| fail(&e))?;
 
     let finite = || {

@@ -38,6 +38,11 @@ pub fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
                         .map(|id| id.clone() + "\n")
                         .collect::<String>()
                 );
+                // Standard output stays one id a line; the way on goes to
+                // standard error, so a cut list does not pass for a whole one.
+                if let Some(token) = &page.next_page_token {
+                    eprintln!("more runs follow: --page-token {token}");
+                }
                 return Ok(());
             }
             let page = store.search_runs(&request)?;
@@ -168,7 +173,12 @@ fn runs_table(runs: &[Run], order_by: &[String]) -> String {
             row
         })
         .collect();
-    format!("{}({} runs)\n", table::render(&header, &rows), runs.len())
+    let plural = if runs.len() == 1 { "" } else { "s" };
+    format!(
+        "{}({} run{plural})\n",
+        table::render(&header, &rows),
+        runs.len()
+    )
 }
 
 fn show(ctx: &Context, run_id: &str) -> Result<(), CliError> {
@@ -230,10 +240,13 @@ fn pairs(map: &StringMap) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn history(ctx: &Context, run_id: &str, key: &str, max: Option<usize>) -> Result<(), CliError> {
+fn history(ctx: &Context, run_id: &str, key: &str, max: Option<u64>) -> Result<(), CliError> {
     let store = ctx.open_read()?;
     let points = match max {
-        Some(max) => store.metric_history_sampled(run_id, key, None, max)?,
+        Some(max) => {
+            let max = usize::try_from(max).unwrap_or(usize::MAX);
+            store.metric_history_sampled(run_id, key, None, max)?
+        }
         None => store.metric_history(run_id, key)?,
     };
     if ctx.table_or_json()? == Format::Json {

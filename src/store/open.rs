@@ -97,6 +97,12 @@ fn finish_interrupted_rewrite(root: &Path, options: &Options) -> Result<()> {
 /// Creation happens under the store lock, so two processes creating the
 /// same store at once make one store.
 fn prepare_folder(root: &Path, options: &Options) -> Result<bool> {
+    if root.exists() && !root.is_dir() {
+        return Err(Error::invalid(format!(
+            "{} is a file, not a store folder",
+            root.display()
+        )));
+    }
     let format_path = root.join("FORMAT");
     if format_path.exists() {
         return check_format(&format_path).map(|_| false);
