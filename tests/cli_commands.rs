@@ -480,6 +480,9 @@ fn plot_writes_an_svg_with_one_line_per_run() {
         svg.contains("champion_cv") && svg.contains("gbdt-02"),
         "one legend entry per run"
     );
+    // gbdt-02 never logged cv_score; champion_cv did.
+    assert!(svg.contains("gbdt-02 (106d36fd) (no points)"), "{svg}");
+    assert!(!svg.contains("champion_cv (1ae671ba) (no points)"));
     assert!(svg.contains("<polyline"));
 
     let png = out.path().join("loss.png");

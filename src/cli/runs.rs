@@ -358,10 +358,13 @@ fn column_name(run: &Run) -> String {
 fn plot_lines(store: &Store, run_ids: &[String], metric: &str) -> Result<Vec<plot::Line>, Error> {
     let line = |id: &String| {
         let run = store.get_run(id)?;
-        Ok(plot::Line {
-            label: column_name(&run),
-            points: store.metric_history(id, metric)?,
-        })
+        let points = store.metric_history(id, metric)?;
+        // A legend entry without a line would leave the reader guessing.
+        let label = match points.is_empty() {
+            true => format!("{} (no points)", column_name(&run)),
+            false => column_name(&run),
+        };
+        Ok(plot::Line { label, points })
     };
     let lines: Vec<plot::Line> = run_ids.iter().map(line).collect::<Result<_, Error>>()?;
     // An empty chart would look like a success; a key no run has is more
