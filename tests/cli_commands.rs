@@ -459,6 +459,13 @@ fn purge_removes_deleted_runs_and_compact_keeps_everything() {
     );
 }
 
+/// `plot` of one metric of the GBDT run into `out`.
+fn plot_gbdt(metric: &str, out: &std::path::Path) -> Ran {
+    let out = out.to_str().unwrap();
+    let args = ["plot", GBDT, "--metric", metric, "--out", out];
+    run(Some(shared_store()), &args)
+}
+
 #[test]
 fn plot_writes_an_svg_with_one_line_per_run() {
     let out = tempfile::tempdir().unwrap();
@@ -486,27 +493,11 @@ fn plot_writes_an_svg_with_one_line_per_run() {
     assert!(svg.contains("<polyline"));
 
     let png = out.path().join("loss.png");
-    let args = [
-        "plot",
-        GBDT,
-        "--metric",
-        "train_loss",
-        "--out",
-        png.to_str().unwrap(),
-    ];
-    run(Some(shared_store()), &args).ok();
+    plot_gbdt("train_loss", &png).ok();
     assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
 
     let nothing = out.path().join("typo.svg");
-    let args = [
-        "plot",
-        GBDT,
-        "--metric",
-        "trian_loss",
-        "--out",
-        nothing.to_str().unwrap(),
-    ];
-    let failed = run(Some(shared_store()), &args);
+    let failed = plot_gbdt("trian_loss", &nothing);
     assert_eq!(failed.code, 1);
     assert!(
         failed.stderr.starts_with("error: RESOURCE_DOES_NOT_EXIST")
@@ -517,15 +508,7 @@ fn plot_writes_an_svg_with_one_line_per_run() {
     assert!(!nothing.exists(), "no chart is written");
 
     let nowhere = out.path().join("no-such-folder").join("x.svg");
-    let args = [
-        "plot",
-        GBDT,
-        "--metric",
-        "train_loss",
-        "--out",
-        nowhere.to_str().unwrap(),
-    ];
-    let failed = run(Some(shared_store()), &args);
+    let failed = plot_gbdt("train_loss", &nowhere);
     assert_eq!(failed.code, 1);
     assert!(
         failed.stderr.starts_with("error: cannot draw the plot to ")
