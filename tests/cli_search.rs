@@ -144,4 +144,11 @@ fn unknown_experiment_name_is_resource_does_not_exist() {
         "{}",
         failed.stderr
     );
+    assert!(
+        failed
+            .stderr
+            .contains("no experiment has the id or the name 'no such experiment'"),
+        "{}",
+        failed.stderr
+    );
 }

@@ -102,7 +102,17 @@ pub fn experiment_ids(store: &Store, args: &[String]) -> Result<Vec<String>, Cli
         let id = match store.get_experiment(arg) {
             Ok(e) => e.experiment_id,
             Err(e) if e.code() == ErrorCode::ResourceDoesNotExist => {
-                store.get_experiment_by_name(arg)?.experiment_id
+                match store.get_experiment_by_name(arg) {
+                    Ok(e) => e.experiment_id,
+                    // Neither reading found it: say that both were tried.
+                    Err(e) if e.code() == ErrorCode::ResourceDoesNotExist => {
+                        return Err(Error::not_found(format!(
+                            "no experiment has the id or the name '{arg}'"
+                        ))
+                        .into());
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
             Err(e) => return Err(e.into()),
         };
