@@ -4,6 +4,15 @@ mod cli_common;
 
 use cli_common::*;
 
+/// `stats` of a store holding the imported fixture, its counts checked.
+fn fixture_stats(store: &std::path::Path) -> serde_json::Value {
+    let stats = run(Some(store), &["stats", "--format", "json"]).ok().json();
+    assert_eq!(stats["runs"], 59);
+    assert_eq!(stats["metric_points"], 4817);
+    assert_eq!(stats["params"], 455);
+    stats
+}
+
 #[test]
 fn import_then_stats_counts_the_fixture() {
     let dir = tempfile::tempdir().unwrap();
@@ -17,13 +26,8 @@ fn import_then_stats_counts_the_fixture() {
     );
     assert!(imported.stdout.contains("skipped 0"));
 
-    let stats = run(Some(dir.path()), &["stats", "--format", "json"])
-        .ok()
-        .json();
-    assert_eq!(stats["runs"], 59);
+    let stats = fixture_stats(dir.path());
     assert_eq!(stats["deleted_runs"], 2);
-    assert_eq!(stats["metric_points"], 4817);
-    assert_eq!(stats["params"], 455);
     assert_eq!(stats["artifact_bytes"], 200203);
     let per_point = stats["log_bytes"].as_u64().unwrap() / 4817;
     assert_eq!(stats["log_bytes_per_point"].as_u64().unwrap(), per_point);
@@ -35,12 +39,7 @@ fn import_within_a_small_memory_budget_imports_the_same_runs() {
     let fixture = fixture();
     let args = ["import", fixture.to_str().unwrap(), "--memory-budget", "1"];
     run(Some(dir.path()), &args).ok();
-    let stats = run(Some(dir.path()), &["stats", "--format", "json"])
-        .ok()
-        .json();
-    assert_eq!(stats["runs"], 59);
-    assert_eq!(stats["metric_points"], 4817);
-    assert_eq!(stats["params"], 455);
+    fixture_stats(dir.path());
 
     let zero = ["import", fixture.to_str().unwrap(), "--memory-budget", "0"];
     let refused = run(Some(dir.path()), &zero);

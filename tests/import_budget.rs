@@ -1,7 +1,9 @@
 //! An import that outgrows its memory budget checkpoints along the way; the
 //! store it leaves must equal one imported in a single stretch.
 
-use runstore::import::{self, ImportOptions, SourceKind, store_truth_json};
+use std::path::Path;
+
+use runstore::import::{self, ImportOptions, ImportSummary, SourceKind, store_truth_json};
 use runstore::workload::{WorkloadSpec, generate_file};
 use runstore::{Durability, Options, Store};
 
@@ -12,15 +14,20 @@ fn options() -> Options {
     }
 }
 
-/// Imports `file` into a new store at `dir` with `budget`; returns the
-/// store, reopened, and the import's checkpoint count.
-fn import_with_budget(dir: &std::path::Path, file: &std::path::Path, budget: u64) -> (Store, u64) {
-    let store = Store::open(dir, options()).unwrap();
+/// Imports the JSON Lines `file` into `store` within `budget`.
+fn import_within(store: &Store, file: &Path, budget: u64) -> ImportSummary {
     let opts = ImportOptions {
         memory_budget: budget,
         ..ImportOptions::default()
     };
-    let summary = import::import(&store, file, SourceKind::JsonLines, &opts, &|_| {}).unwrap();
+    import::import(store, file, SourceKind::JsonLines, &opts, &|_| {}).unwrap()
+}
+
+/// Imports `file` into a new store at `dir` with `budget`; returns the
+/// store, reopened, and the import's checkpoint count.
+fn import_with_budget(dir: &Path, file: &Path, budget: u64) -> (Store, u64) {
+    let store = Store::open(dir, options()).unwrap();
+    let summary = import_within(&store, file, budget);
     assert_eq!(summary.runs, 1_200);
     store.close().unwrap();
     (Store::open(dir, options()).unwrap(), summary.checkpoints)
@@ -69,7 +76,7 @@ fn checkpoints_within_the_budget_leave_the_same_store() {
 
 /// Imports 50 generated runs with `params` params each into a new store
 /// at `dir`, without checkpointing.
-fn held_after_import(dir: &std::path::Path, params: u32) -> Store {
+fn held_after_import(dir: &Path, params: u32) -> Store {
     let file = dir.join(format!("workload-{params}.jsonl"));
     let spec = WorkloadSpec {
         runs: 50,
@@ -80,11 +87,7 @@ fn held_after_import(dir: &std::path::Path, params: u32) -> Store {
     generate_file(&spec, &file).unwrap();
     let store = Store::open(dir.join(format!("s{params}")), options()).unwrap();
     assert_eq!(store.held_since_checkpoint(), 0);
-    let opts = ImportOptions {
-        memory_budget: u64::MAX,
-        ..ImportOptions::default()
-    };
-    import::import(&store, &file, SourceKind::JsonLines, &opts, &|_| {}).unwrap();
+    import_within(&store, &file, u64::MAX);
     store
 }
 

@@ -36,7 +36,8 @@ fn intern_key(keys: &mut Dict, indexes: &mut Vec<StringIndex>, key: &str) -> u32
 }
 
 /// Writes `value` (or a tombstone) into the slot of key `k`, if the clock
-/// rule lets it, keeping the key's index in step.
+/// rule lets it, keeping the key's index in step. Returns whether a slot
+/// was added (the key was new to the run).
 fn write_slot(
     slots: &mut Vec<Slot>,
     index: &mut StringIndex,
@@ -45,12 +46,12 @@ fn write_slot(
     value: Option<&str>,
     clock: u64,
     wins: Wins,
-) {
+) -> bool {
     match find_slot(slots, k) {
         Ok(i) => {
             let old = slots[i];
             if !wins.replaces(old.clock, clock) {
-                return;
+                return false;
             }
             if let Some(old_value) = old.value {
                 index.remove(ord, old_value);
@@ -60,6 +61,7 @@ fn write_slot(
                 value: value.map(|v| index.insert(ord, v, None)),
                 clock,
             };
+            false
         }
         Err(i) => {
             let value = value.map(|v| index.insert(ord, v, None));
@@ -71,6 +73,7 @@ fn write_slot(
                     clock,
                 },
             );
+            true
         }
     }
 }
@@ -586,8 +589,7 @@ impl RunTable {
         let row = live_row_mut(&mut self.rows, &mut self.promoted, self.base_len, ord);
         if let Some(row) = row {
             let index = &mut self.params[k as usize];
-            let before = row.params.len();
-            write_slot(
+            let added = write_slot(
                 &mut row.params,
                 index,
                 ord,
@@ -596,7 +598,7 @@ impl RunTable {
                 clock,
                 Wins::First,
             );
-            self.live_slots += row.params.len() - before;
+            self.live_slots += usize::from(added);
         }
     }
 
@@ -620,9 +622,8 @@ impl RunTable {
         let row = live_row_mut(&mut self.rows, &mut self.promoted, self.base_len, ord);
         if let Some(row) = row {
             let index = &mut self.tags[k as usize];
-            let before = row.tags.len();
-            write_slot(&mut row.tags, index, ord, k, value, clock, Wins::Last);
-            self.live_slots += row.tags.len() - before;
+            let added = write_slot(&mut row.tags, index, ord, k, value, clock, Wins::Last);
+            self.live_slots += usize::from(added);
         }
     }
 
